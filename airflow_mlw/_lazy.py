@@ -1,0 +1,33 @@
+"""Module-level lazy attributes, so façade imports load no Airflow, SQLAlchemy or Docker code."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(
+    module_name: str, exports: dict[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Return ``__getattr__`` and ``__dir__`` for a module re-exporting ``exports``.
+
+    :param module_name: the ``__name__`` of the re-exporting module
+    :param exports: public name -> ``"package.module"`` (attribute of the same name) or
+        ``"package.module:attribute"``
+    """
+
+    def __getattr__(name: str) -> Any:
+        target = exports.get(name)
+        if target is None:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        path, _, attribute = target.partition(":")
+        value = getattr(importlib.import_module(path), attribute or name)
+        globals_of_module = importlib.import_module(module_name).__dict__
+        globals_of_module[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__

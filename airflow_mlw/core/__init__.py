@@ -1,0 +1,16 @@
+"""Azure-style façade (``azureml.core`` -> ``airflow_mlw.core``); re-exports only, lazily."""
+
+from __future__ import annotations
+
+from airflow_mlw import __version__ as VERSION
+from airflow_mlw._lazy import lazy_exports
+
+__all__ = ["VERSION", "Workspace", "Datastore"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Workspace": "airflow_mlw.workspace",
+        "Datastore": "airflow_mlw.datastores",
+    },
+)

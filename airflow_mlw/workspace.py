@@ -1,0 +1,311 @@
+"""The workspace: a named registry plus a default datastore.
+
+Constructing a :class:`Workspace` does no I/O: settings are resolved and the registry opened on
+first use, so DAG files can build workspaces at parse time for free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.config import DEFAULT_DATASTORE_NAME, MlwSettings, load_settings
+from airflow_mlw.exceptions import WorkspaceExistsError, WorkspaceNotFoundError
+
+if TYPE_CHECKING:
+    from airflow_mlw.datastores import Datastore
+    from airflow_mlw.registry.store import RegistryStore
+
+
+class Workspace:
+    """A workspace in the registry.
+
+    Azure's signature is kept so ported code runs; the Azure-only values are kept for display and
+    are ``None`` by default.
+
+    :param subscription_id: Azure only; kept for display
+    :param resource_group: Azure only; kept for display
+    :param workspace_name: name of the workspace in the registry; must exist at first use
+    :param registry_url: SQLAlchemy URL of the registry (default: the configured one)
+    """
+
+    def __init__(
+        self,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        _location: str | None = None,
+        *,
+        registry_url: str | None = None,
+        _config_path: str | os.PathLike[str] | None = None,
+        _create_if_missing: bool = False,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.location = _location
+        self._workspace_name = workspace_name
+        self._registry_url = registry_url
+        self._config_path = _config_path
+        self._create_if_missing = _create_if_missing
+        self._row_id: int | None = None
+        self._row_lock = threading.Lock()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        auth: Any = None,
+        _logger: Any = None,
+        _file_name: Any = None,
+    ) -> Workspace:
+        """The configured workspace (DESIGN.md §3 discovery order), created in its registry on first use.
+
+        :param path: a config file, or a folder holding ``.mlw/config.json`` or ``config.json``
+        """
+        return cls(_config_path=path, _create_if_missing=True)
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        create_resource_group: bool = True,
+        sku: str = "basic",
+        tags: dict[str, str] | None = None,
+        friendly_name: str | None = None,
+        exist_ok: bool = False,
+        show_output: bool = True,
+        *,
+        registry_url: str | None = None,
+        default_datastore: str | None = None,
+        description: str | None = None,
+    ) -> Workspace:
+        """Create a workspace in the registry (with its built-in local datastore) and return it.
+
+        :param name: workspace name, unique in the registry
+        :param exist_ok: return the existing workspace instead of failing
+        :param registry_url: registry to create it in (default: the configured one)
+        :param default_datastore: name of the default datastore (default: ``workspacelocalstore``)
+        """
+        ws = cls(subscription_id, resource_group, name, auth, location, registry_url=registry_url)
+        ws._row_id = ws._create_row(
+            exist_ok=exist_ok, default_datastore=default_datastore, tags=tags, description=description
+        )
+        return ws
+
+    @classmethod
+    def get(
+        cls,
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        cloud: str = "AzureCloud",
+        id: str | None = None,
+        *,
+        registry_url: str | None = None,
+    ) -> Workspace:
+        """The existing workspace ``name``; raises :class:`WorkspaceNotFoundError` if there is none."""
+        ws = cls(subscription_id, resource_group, name, auth, location, registry_url=registry_url)
+        ws._workspace_id()
+        return ws
+
+    @classmethod
+    def list(
+        cls, subscription_id: str | None = None, *, registry_url: str | None = None
+    ) -> dict[str, list[Workspace]]:
+        """Every workspace in the registry, by name (Azure's shape: name -> list of workspaces)."""
+        from sqlalchemy import select
+
+        from airflow_mlw.registry.models import WorkspaceRow
+
+        probe = cls(registry_url=registry_url)
+        with probe.store.session() as session:
+            names = session.scalars(select(WorkspaceRow.name).order_by(WorkspaceRow.name)).all()
+        return {name: [cls(workspace_name=name, registry_url=registry_url)] for name in names}
+
+    # -- settings and registry ----------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> MlwSettings:
+        """Resolved settings (config file, Airflow ``[mlw]``, defaults); read on first access."""
+        return load_settings(
+            self._config_path, workspace_name=self._workspace_name, registry_url=self._registry_url
+        )
+
+    @property
+    def name(self) -> str:
+        return self._workspace_name or self.settings.workspace_name
+
+    @property
+    def store(self) -> RegistryStore:
+        from airflow_mlw.registry.store import get_store
+
+        return get_store(self.settings.registry_url)
+
+    @property
+    def registry_url(self) -> str:
+        """The registry URL with its password masked."""
+        return self.store.masked_url
+
+    def _workspace_id(self) -> int:
+        """Registry id of this workspace, looked up (or created, for configured workspaces) once."""
+        if self._row_id is None:
+            with self._row_lock:
+                if self._row_id is None:
+                    self._row_id = self._lookup_or_create()
+        return self._row_id
+
+    def _lookup_or_create(self) -> int:
+        from sqlalchemy import select
+
+        from airflow_mlw.registry.models import WorkspaceRow
+
+        with self.store.session() as session:
+            row_id = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == self.name))
+        if row_id is not None:
+            return row_id
+        if not self._create_if_missing:
+            raise WorkspaceNotFoundError(
+                f"workspace {self.name!r} not found in registry {self.registry_url}; "
+                f"create it with Workspace.create({self.name!r}) or `mlw workspace init --name {self.name}`"
+            )
+        return self._create_row(exist_ok=True)
+
+    def _create_row(
+        self,
+        *,
+        exist_ok: bool,
+        default_datastore: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> int:
+        from sqlalchemy import select
+
+        from airflow_mlw.datastores import LOCAL_KIND
+        from airflow_mlw.registry.models import DatastoreRow, WorkspaceRow
+
+        with self.store.session(write=True) as session:
+            existing = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == self.name))
+            if existing is not None:
+                if exist_ok:
+                    return existing
+                raise WorkspaceExistsError(
+                    f"workspace {self.name!r} already exists in registry {self.registry_url}"
+                )
+            row = WorkspaceRow(
+                name=self.name,
+                description=description,
+                default_datastore=default_datastore or self.settings.default_datastore,
+                tags=dict(tags or {}),
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                DatastoreRow(
+                    workspace_id=row.id,
+                    name=DEFAULT_DATASTORE_NAME,
+                    kind=LOCAL_KIND,
+                    config={"root": str(self.settings.data_root / self.name)},
+                )
+            )
+            return row.id
+
+    # -- datastores ---------------------------------------------------------------------------------
+
+    def get_default_datastore(self) -> Datastore:
+        """The workspace's default datastore (``workspacelocalstore`` unless set otherwise)."""
+        from sqlalchemy import select
+
+        from airflow_mlw.datastores import Datastore
+        from airflow_mlw.registry.models import WorkspaceRow
+
+        workspace_id = self._workspace_id()
+        with self.store.session() as session:
+            name = session.scalar(
+                select(WorkspaceRow.default_datastore).where(WorkspaceRow.id == workspace_id)
+            )
+        assert name is not None
+        return Datastore.get(self, name)
+
+    def set_default_datastore(self, name: str) -> None:
+        """Make the registered datastore ``name`` the default."""
+        from sqlalchemy import update
+
+        from airflow_mlw.datastores import Datastore
+        from airflow_mlw.registry.models import WorkspaceRow
+
+        datastore = Datastore.get(self, name)
+        with self.store.session(write=True) as session:
+            session.execute(
+                update(WorkspaceRow)
+                .where(WorkspaceRow.id == self._workspace_id())
+                .values(default_datastore=datastore.name)
+            )
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        """Registered datastores by name."""
+        from airflow_mlw.datastores import Datastore
+
+        return {ds.name: ds for ds in Datastore.list(self)}
+
+    def resolve_datastore_name(self, name: str) -> str:
+        """Azure's built-in names ``workspaceblobstore`` / ``workspacefilestore`` mean the default."""
+        if name in ("workspaceblobstore", "workspacefilestore"):
+            return self.get_default_datastore().name
+        return name
+
+    # -- display ------------------------------------------------------------------------------------
+
+    def get_details(self) -> dict[str, Any]:
+        """What the workspace holds, as a dict (Azure's ``get_details``)."""
+        default = self.get_default_datastore()
+        return {
+            "name": self.name,
+            "id": self._workspace_id(),
+            "registry": self.registry_url,
+            "config_source": self.settings.source,
+            "home": self.settings.home,
+            "default_datastore": default.name,
+            "datastores": {name: ds.describe() for name, ds in sorted(self.datastores.items())},
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "location": self.location,
+        }
+
+    def write_config(self, path: str | os.PathLike[str] | None = None, file_name: str | None = None) -> Path:
+        """Write ``.mlw/config.json`` naming this workspace and its registry (Azure's ``write_config``)."""
+        folder = Path(path or ".") / ".mlw"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (file_name or "config.json")
+        data = {
+            "workspace_name": self.name,
+            "registry_url": self.settings.registry_url,
+            "home": self.settings.home,
+        }
+        target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return target
+
+    def __repr__(self) -> str:
+        return f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, resource_group={self.resource_group!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workspace) and (self.name, self.settings.registry_url) == (
+            other.name,
+            other.settings.registry_url,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.name)
