@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -10,16 +11,18 @@ from typing import Any
 
 from airflow_mlw.exceptions import MlwError
 
+_stdout = sys.stdout
+
 
 def _print(data: Any, as_json: bool) -> None:
-    """Rich output on a terminal, plain JSON otherwise (or with ``--json``)."""
-    if as_json or not sys.stdout.isatty():
-        print(json.dumps(data, indent=2, default=str))
+    """Rich output on a terminal, plain JSON otherwise (or with ``--json``); always on the real stdout."""
+    if as_json or not _stdout.isatty():
+        print(json.dumps(data, indent=2, default=str), file=_stdout)
         return
     from rich.console import Console
     from rich.pretty import Pretty
 
-    Console().print(Pretty(data, expand_all=True))
+    Console(file=_stdout).print(Pretty(data, expand_all=True))
 
 
 def _workspace(args: argparse.Namespace) -> Any:
@@ -94,9 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _stdout
     args = build_parser().parse_args(argv)
+    _stdout = sys.stdout
     try:
-        return int(args.func(args))
+        # Airflow's logging writes to stdout when its config loads; keep stdout for our output.
+        with contextlib.redirect_stdout(sys.stderr):
+            return int(args.func(args))
     except MlwError as exc:
         print(f"mlw: error: {exc}", file=sys.stderr)
         return 2

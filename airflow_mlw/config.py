@@ -77,18 +77,17 @@ def airflow_home() -> Path:
 
 
 def _airflow_section() -> dict[str, str]:
-    """The ``[mlw]`` section of Airflow's config; environment variables only where Airflow is absent."""
+    """``[mlw]`` values of Airflow's config that differ from the defaults; env variables where Airflow is absent."""
     try:
         from airflow.configuration import conf
     except ImportError:
         prefix = "AIRFLOW__MLW__"
         return {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix) and v}
-    if not conf.has_section("mlw"):
-        return {}
+    defaults = MlwSettings()
     values = {}
     for key in OPTIONS:
         value = conf.get("mlw", key, fallback=None)
-        if value not in (None, ""):
+        if value not in (None, "") and value != getattr(defaults, key):
             values[key] = value
     return values
 

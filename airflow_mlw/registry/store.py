@@ -215,19 +215,24 @@ class RegistryStore:
         The counter row stays locked until the caller commits, so concurrent registrations get
         distinct consecutive numbers and a rolled-back registration gives its number back.
         """
-        table = VersionCounterRow.__table__
         if session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        key = (table.c.kind == kind) & (table.c.workspace_id == workspace_id) & (table.c.name == name)
+        row = VersionCounterRow
+        key = (row.kind == kind) & (row.workspace_id == workspace_id) & (row.name == name)
         session.execute(
-            insert(table)
+            insert(row)
             .values(kind=kind, workspace_id=workspace_id, name=name, last_version=0)
             .on_conflict_do_nothing()
         )
-        session.execute(update(table).where(key).values(last_version=table.c.last_version + 1))
-        return int(session.execute(select(table.c.last_version).where(key)).scalar_one())
+        session.execute(
+            update(row)
+            .where(key)
+            .values(last_version=row.last_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return int(session.execute(select(row.last_version).where(key)).scalar_one())
 
     def dispose(self) -> None:
         if self._engine is not None:

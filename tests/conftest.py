@@ -1,0 +1,108 @@
+"""Test session set-up: an isolated AIRFLOW_HOME and the real services later tests need.
+
+Services start on first request (session scope) and stop at the end. Outside CI a service that
+cannot run here skips its tests with a one-line reason; with ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlw-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+for _key in [k for k in os.environ if k.startswith("AIRFLOW__MLW__")] + ["MLW_CONFIG"]:
+    os.environ.pop(_key, None)
+
+import pytest  # noqa: E402
+
+from tests import services  # noqa: E402
+
+T = TypeVar("T")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(name: str, start: Callable[[], T]) -> T:
+    """Start a service, or skip (fail in CI) with a one-line reason."""
+    try:
+        return start()
+    except services.ServiceUnavailable as exc:
+        reason = f"{name} unavailable: {exc}"
+        if IN_CI:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def mlw_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``$AIRFLOW_HOME`` per test, so the embedded default registry starts empty."""
+    home = tmp_path / "airflow"
+    home.mkdir()
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Any:
+    """A workspace on its own SQLite registry."""
+    from airflow_mlw.workspace import Workspace
+
+    return Workspace.create("test", registry_url=f"sqlite:///{tmp_path / 'registry.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[services.Postgres]:
+    server = require("PostgreSQL", lambda: services.Postgres().start())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: services.Postgres, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the session's PostgreSQL server."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh registry URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[services.BackgroundServer]:
+    server = require("S3 server (moto)", services.start_moto)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[services.BackgroundServer]:
+    server = require("Azure Blob emulator (Azurite)", services.start_azurite)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[services.DockerEngine]:
+    engine = require("Docker engine", lambda: services.DockerEngine().start())
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: services.DockerEngine) -> str:
+    return require("base image", docker_engine.ensure_base_image)

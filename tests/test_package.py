@@ -1,0 +1,81 @@
+"""The package as users meet it: lazy imports, provider entry point, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("airflow", "sqlalchemy", "pandas", "docker", "pyarrow")
+
+
+def run_python(code: str) -> str:
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_importing_the_package_and_facades_loads_no_heavy_code() -> None:
+    out = run_python(
+        "import sys, airflow_mlw, airflow_mlw.core\n"
+        "from airflow_mlw.core import VERSION\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    assert out.strip() == "[]"
+
+
+def test_short_style_names_resolve_lazily() -> None:
+    out = run_python(
+        "from airflow_mlw import Workspace; from airflow_mlw.core import Datastore; print(Workspace.__module__, Datastore.__module__)"
+    )
+    assert out.split() == ["airflow_mlw.workspace", "airflow_mlw.datastores"]
+
+
+def test_provider_info_passes_airflow_schema_and_lists_mlw_section() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    info = manager.providers["airflow-mlw"].data
+    assert info["package-name"] == "airflow-mlw"
+    assert {
+        "registry_url",
+        "home",
+        "default_datastore",
+        "default_base_image",
+        "build_ca_bundle",
+        "pip_index_url",
+    } <= set(info["config"]["mlw"]["options"])
+    assert info["plugins"] == [{"name": "mlw", "plugin-class": "airflow_mlw.plugins.MlwPlugin"}]
+
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hook = ProvidersManagerTaskRuntime().hooks["mlw_local"]
+    assert hook is not None and hook.hook_class_name == "airflow_mlw.hooks.local.LocalDatastoreHook"
+
+
+def test_airflow_providers_list_shows_the_package() -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    run = subprocess.run(
+        [str(airflow), "providers", "list", "-o", "json"], capture_output=True, text=True, env=os.environ
+    )
+    assert run.returncode == 0, run.stderr
+    listing = next(line for line in run.stdout.splitlines() if line.startswith("["))
+    packages = {row["package_name"]: row for row in json.loads(listing)}
+    assert packages["airflow-mlw"]["version"] == "0.1.0"
+
+
+def test_cli_workspace_init_and_show(mlw_home: Path) -> None:
+    mlw = Path(sys.executable).with_name("mlw")
+    run = subprocess.run([str(mlw), "--json", "workspace", "init"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    details = json.loads(run.stdout)
+    assert details["name"] == "default"
+    assert details["datastores"]["workspacelocalstore"]["root"] == str(mlw_home / "mlw" / "data" / "default")
+    run = subprocess.run(
+        [str(mlw), "--json", "workspace", "show", "--name", "missing"], capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    assert "workspace 'missing' not found" in run.stderr
+    assert "Traceback" not in run.stderr
