@@ -79,3 +79,34 @@ def test_cli_workspace_init_and_show(mlw_home: Path) -> None:
     assert run.returncode == 2
     assert "workspace 'missing' not found" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_wheel_carries_migrations_and_entry_points(tmp_path: Path) -> None:
+    import shutil
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[1]
+    source = tmp_path / "src"
+    shutil.copytree(
+        repo, source, ignore=shutil.ignore_patterns(".venv", ".cache", ".git", "build", "*.egg-info")
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(tmp_path),
+        str(source),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    (wheel,) = tmp_path.glob("airflow_mlw-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "airflow_mlw/registry/migrations/versions/0001_initial_registry_schema.py" in names
+    assert "airflow_mlw/registry/migrations/env.py" in names
+    entry_points = zipfile.ZipFile(wheel).read("airflow_mlw-0.1.0.dist-info/entry_points.txt").decode()
+    assert "apache_airflow_provider" in entry_points and "mlw = airflow_mlw.cli:main" in entry_points
