@@ -52,18 +52,24 @@ PARSE = textwrap.dedent("""
 
 
 def timed(code: str, *args: str, env: dict[str, str] | None = None) -> float:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def compare(label: str, base: tuple[str, ...], ours: tuple[str, ...], unit: float, unit_name: str) -> tuple[float, float]:
+def compare(
+    label: str, base: tuple[str, ...], ours: tuple[str, ...], unit: float, unit_name: str
+) -> tuple[float, float]:
     base_times, our_times = [], []
     for _ in range(ROUNDS):
         base_times.append(timed(*base))
         our_times.append(timed(*ours))
     b, o = statistics.median(base_times), statistics.median(our_times)
-    print(f"{label:<48} baseline {b * unit:8.1f} {unit_name}  airflow_mlw {o * unit:8.1f} {unit_name}  "
-          f"added {(o - b) * unit:7.1f} {unit_name}  ratio {o / b:.2f}")
+    print(
+        f"{label:<48} baseline {b * unit:8.1f} {unit_name}  airflow_mlw {o * unit:8.1f} {unit_name}  "
+        f"added {(o - b) * unit:7.1f} {unit_name}  ratio {o / b:.2f}"
+    )
     return b, o
 
 
