@@ -33,3 +33,19 @@ class DatastoreNotFoundError(MlwError):
 
 class DatastoreExistsError(MlwError):
     """A datastore of that name is already registered in the workspace."""
+
+
+class DatastorePathError(MlwError):
+    """A datastore path is malformed or escapes the datastore root."""
+
+
+class DatastoreConnectionError(MlwError):
+    """A datastore's storage cannot be reached: missing connection, wrong credentials, no bucket."""
+
+
+class DatastoreConflictError(MlwError):
+    """A transfer would replace a differing file without ``overwrite=True``."""
+
+
+class ChecksumMismatchError(MlwError):
+    """A file's checksum after transfer differs from the source's."""

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlw-test-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# A Fernet key of the session's own, so Azure-style keys are stored encrypted as in production.
+os.environ["AIRFLOW__CORE__FERNET_KEY"] = "QEIu7CbE8sd9Ds-RPyZozFXx5x7iBVjbTZMtbGBHwvw="
 for _key in [k for k in os.environ if k.startswith("AIRFLOW__MLW__")] + ["MLW_CONFIG"]:
     os.environ.pop(_key, None)
 

@@ -6,16 +6,23 @@ and settings are read from the registry on first use.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.datastores.base import FileInfo, StorageBackend
+from airflow_mlw.datastores.reference import DataReference
+from airflow_mlw.datastores.transfer import TransferReport
 from airflow_mlw.exceptions import DatastoreExistsError, DatastoreNotFoundError, MlwError
 
 if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 LOCAL_KIND = "local"
+S3_KIND = "s3"
+AZURE_BLOB_KIND = "azure_blob"
+SQL_KIND = "sql"
 #: Azure's ``datastore_type`` names per kind, for code that prints or compares them.
 AZURE_TYPE_NAMES = {
     LOCAL_KIND: "LocalFolder",
@@ -23,6 +30,19 @@ AZURE_TYPE_NAMES = {
     "azure_blob": "AzureBlob",
     "sql": "SqlDatabase",
 }
+
+
+class ClassOrInstanceMethod:
+    """One name, two methods: called on the class or on an instance (``Datastore.list``)."""
+
+    def __init__(self, on_class: Any, on_instance: Any) -> None:
+        self.on_class = on_class.__func__ if isinstance(on_class, classmethod) else on_class
+        self.on_instance = on_instance
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self.on_class.__get__(owner, owner)
+        return self.on_instance.__get__(instance, owner)
 
 
 class Datastore:
@@ -60,7 +80,7 @@ class Datastore:
                 raise DatastoreNotFoundError(
                     f"datastore {self.name!r} is not registered in workspace {self.workspace.name!r}"
                 )
-            return {"kind": row.kind, "config": dict(row.config), "conn_id": row.conn_id}
+            return _record_of(row)
 
     @property
     def kind(self) -> str:
@@ -74,13 +94,151 @@ class Datastore:
     def config(self) -> dict[str, Any]:
         return dict(self._record["config"])
 
+    @property
+    def conn_id(self) -> str | None:
+        return self._record["conn_id"]  # type: ignore[no-any-return]
+
     def describe(self) -> dict[str, Any]:
-        """Kind and settings, safe to print (no secrets are ever part of them)."""
-        return {
-            "kind": self.kind,
-            **self.config,
-            **({"conn_id": self._record["conn_id"]} if self._record["conn_id"] else {}),
-        }
+        """Kind and settings, safe to print (secrets are never part of them)."""
+        described = {"kind": self.kind, **self.config}
+        if self.conn_id:
+            described["conn_id"] = self.conn_id
+        if self._record["secret"]:
+            described["credential"] = "stored encrypted"
+        return described
+
+    # -- storage -----------------------------------------------------------------------------------
+
+    @cached_property
+    def backend(self) -> StorageBackend:
+        """The storage backend of this datastore's kind (no I/O until a method is called)."""
+        from airflow_mlw.datastores.checksums import memo_for_home
+
+        memo = memo_for_home(self.workspace.settings.home)
+        config = self.config
+        if self.kind == LOCAL_KIND:
+            from airflow_mlw.datastores.local import LocalBackend
+
+            return LocalBackend(config["root"], memo)
+        if self.kind == S3_KIND:
+            from airflow_mlw.datastores.s3 import S3Backend
+
+            return S3Backend(
+                config["bucket_name"],
+                config.get("prefix") or "",
+                self.conn_id or "aws_default",
+                memo,
+                self.name,
+            )
+        if self.kind == AZURE_BLOB_KIND:
+            from airflow_mlw.datastores.azure_blob import AzureBlobBackend
+            from airflow_mlw.datastores.credentials import decrypt_secret
+
+            secret = decrypt_secret(self._record["secret"]) if self._record["secret"] else None
+            return AzureBlobBackend(
+                config["container_name"],
+                config["account_name"],
+                config.get("endpoint"),
+                secret,
+                self.conn_id,
+                memo,
+                self.name,
+            )
+        raise MlwError(f"datastore {self.name!r} of kind {self.kind!r} holds no files")
+
+    def upload(
+        self,
+        src_dir: str | os.PathLike[str],
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> TransferReport:
+        """Upload the folder ``src_dir`` to ``target_path`` (``None`` or ``/``: the datastore root).
+
+        Files already there with the same size and checksum are skipped; a differing one is replaced
+        only with ``overwrite=True``, otherwise nothing is uploaded and the error names it.
+        """
+        from airflow_mlw.datastores.transfer import upload_tree
+
+        return upload_tree(
+            self.backend,
+            src_dir,
+            target_path,
+            overwrite=overwrite,
+            show_progress=show_progress,
+            where=self._where,
+        )
+
+    def upload_files(
+        self,
+        files: list[str | os.PathLike[str]],
+        relative_root: str | os.PathLike[str] | None = None,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> TransferReport:
+        """Upload single files; each keeps its path relative to ``relative_root`` below ``target_path``.
+
+        :param relative_root: defaults to the folder that holds all of ``files``
+        """
+        from airflow_mlw.datastores.paths import join_path, normalize_path
+        from airflow_mlw.datastores.transfer import upload_pairs
+
+        local_files = [Path(f).resolve() for f in files]
+        target = normalize_path(target_path, what="target_path")
+        pairs = []
+        if local_files:
+            common = os.path.commonpath([p.parent for p in local_files])
+            root = Path(relative_root).resolve() if relative_root else Path(common)
+            for local in local_files:
+                if not local.is_relative_to(root):
+                    raise MlwError(f"file {local} is not below relative_root {root}")
+                pairs.append((local, join_path(target, local.relative_to(root).as_posix())))
+        return upload_pairs(
+            self.backend, pairs, overwrite=overwrite, show_progress=show_progress, where=self._where
+        )
+
+    def download(
+        self,
+        target_path: str | os.PathLike[str],
+        prefix: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> TransferReport:
+        """Download files at or below ``prefix`` into ``target_path``, keeping their datastore paths.
+
+        ``prefix`` matches whole path segments: ``data`` does not match ``data2/`` (unlike Azure).
+        """
+        from airflow_mlw.datastores.transfer import download_tree
+
+        return download_tree(
+            self.backend,
+            target_path,
+            prefix,
+            overwrite=overwrite,
+            show_progress=show_progress,
+            where=self._where,
+        )
+
+    def _list_files(self, prefix: str | None = None) -> list[FileInfo]:
+        """Files at or below ``prefix`` (whole segments), with sizes and store checksums."""
+        from airflow_mlw.datastores.paths import normalize_path
+
+        return sorted(self.backend.list(normalize_path(prefix, what="prefix")), key=lambda info: info.path)
+
+    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        """A reference to ``path`` on this datastore, for step inputs (Azure's ``datastore.path``)."""
+        return DataReference(self, path_on_datastore=path, data_reference_name=data_reference_name)
+
+    def as_mount(self) -> DataReference:
+        return self.path().as_mount()
+
+    def as_download(self, path_on_compute: str | None = None) -> DataReference:
+        return self.path().as_download(path_on_compute)
+
+    @property
+    def _where(self) -> str:
+        return f"datastore {self.name!r}"
 
     # -- registry ----------------------------------------------------------------------------------
 
@@ -96,7 +254,7 @@ class Datastore:
         return workspace.get_default_datastore()
 
     @classmethod
-    def list(cls, workspace: Workspace) -> list[Datastore]:
+    def _list_datastores(cls, workspace: Workspace) -> list[Datastore]:
         from sqlalchemy import select
 
         from airflow_mlw.registry.models import DatastoreRow
@@ -109,13 +267,12 @@ class Datastore:
         result = []
         for row in rows:
             datastore = cls(workspace, row.name)
-            datastore.__dict__["_record"] = {
-                "kind": row.kind,
-                "config": dict(row.config),
-                "conn_id": row.conn_id,
-            }
+            datastore.__dict__["_record"] = _record_of(row)
             result.append(datastore)
         return result
+
+    #: ``Datastore.list(ws)`` lists the workspace's datastores; ``datastore.list(prefix)`` its files.
+    list = ClassOrInstanceMethod(_list_datastores, _list_files)
 
     @classmethod
     def register_local(cls, workspace: Workspace, datastore_name: str, root: str | Path) -> Datastore:
@@ -123,6 +280,101 @@ class Datastore:
         return cls._register(
             workspace, datastore_name, LOCAL_KIND, {"root": str(Path(root).expanduser().resolve())}
         )
+
+    @classmethod
+    def register_s3_bucket(
+        cls,
+        workspace: Workspace,
+        datastore_name: str,
+        bucket_name: str,
+        aws_conn_id: str = "aws_default",
+        prefix: str | None = None,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Register an S3 bucket (optionally a key prefix in it), reached through an Airflow ``aws`` connection."""
+        from airflow_mlw.datastores.paths import normalize_path
+
+        _check_bucket_name(bucket_name)
+        config = {"bucket_name": bucket_name, "prefix": normalize_path(prefix, what="prefix")}
+        return cls._register(
+            workspace, datastore_name, S3_KIND, config, conn_id=aws_conn_id, overwrite=overwrite
+        )
+
+    @classmethod
+    def register_azure_blob_container(
+        cls,
+        workspace: Workspace,
+        datastore_name: str,
+        container_name: str,
+        account_name: str,
+        sas_token: str | None = None,
+        account_key: str | None = None,
+        protocol: str | None = None,
+        endpoint: str | None = None,
+        overwrite: bool = False,
+        create_if_not_exists: bool = False,
+        skip_validation: bool = False,
+        blob_cache_timeout: int | None = None,
+        grant_workspace_access: bool = False,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        *,
+        conn_id: str | None = None,
+    ) -> Datastore:
+        """Register an Azure Blob container (Azure's signature).
+
+        :param account_key: stored Fernet-encrypted with Airflow's key; never in clear text
+        :param sas_token: stored like ``account_key``
+        :param endpoint: Azure's suffix form (``core.windows.net``) or a full blob service URL
+            (``http://127.0.0.1:10000/devstoreaccount1`` for Azurite)
+        :param conn_id: an Airflow ``wasb`` connection to use instead of a key or token
+        :param create_if_not_exists: create the container now
+        """
+        from airflow_mlw.datastores.azure_blob import AzureBlobBackend
+        from airflow_mlw.datastores.checksums import ContentHashMemo
+        from airflow_mlw.datastores.credentials import encrypt_secret
+
+        _check_container_name(container_name)
+        if not (account_key or sas_token or conn_id):
+            raise MlwError(f"datastore {datastore_name!r}: pass account_key, sas_token or conn_id")
+        credential = (
+            {"account_key": account_key} if account_key else {"sas_token": sas_token} if sas_token else None
+        )
+        secret = encrypt_secret(credential) if credential else None  # type: ignore[arg-type]
+        if endpoint and "://" not in endpoint and protocol == "http":
+            endpoint = f"http://{account_name}.blob.{endpoint}"
+        config = {"container_name": container_name, "account_name": account_name, "endpoint": endpoint}
+        backend = AzureBlobBackend(
+            container_name, account_name, endpoint, credential, conn_id, ContentHashMemo(), datastore_name
+        )
+        if create_if_not_exists:
+            backend.create_container()
+        elif not skip_validation:
+            backend.check_access()
+        return cls._register(
+            workspace,
+            datastore_name,
+            AZURE_BLOB_KIND,
+            config,
+            conn_id=conn_id,
+            secret=secret,
+            overwrite=overwrite,
+        )
+
+    @classmethod
+    def register_sql(
+        cls, workspace: Workspace, datastore_name: str, conn_id: str, overwrite: bool = False
+    ) -> Datastore:
+        """Register a SQL database reached through any Airflow SQL connection (common-sql hooks)."""
+        return cls._register(workspace, datastore_name, SQL_KIND, {}, conn_id=conn_id, overwrite=overwrite)
+
+    def sql_hook(self) -> Any:
+        """The DbApiHook of this SQL datastore's connection."""
+        if self.kind != SQL_KIND:
+            raise MlwError(f"datastore {self.name!r} is a {self.kind} datastore, not a SQL one")
+        from airflow_mlw.datastores.sql import sql_hook
+
+        return sql_hook(self.name, self.conn_id or "")
 
     @classmethod
     def _register(
@@ -159,6 +411,26 @@ class Datastore:
 
     def __repr__(self) -> str:
         return f"Datastore(name={self._requested_name!r})"
+
+
+def _record_of(row: Any) -> dict[str, Any]:
+    return {"kind": row.kind, "config": dict(row.config), "conn_id": row.conn_id, "secret": row.secret}
+
+
+def _check_bucket_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", name or ""):
+        raise MlwError(f"invalid S3 bucket name {name!r}: 3-63 lowercase letters, digits, dots and hyphens")
+
+
+def _check_container_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name or ""):
+        raise MlwError(
+            f"invalid Azure Blob container name {name!r}: 3-63 lowercase letters, digits and single hyphens"
+        )
 
 
 def validate_datastore_name(name: str) -> None:

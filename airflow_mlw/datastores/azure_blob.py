@@ -1,0 +1,237 @@
+"""Azure Blob backend: a container, reached through a ``wasb`` connection or an account key / SAS
+token stored Fernet-encrypted in the registry.
+
+Checksums are the blobs' Content-MD5, which every upload sets from the local file's memoised MD5;
+downloads are hashed as they stream and compared before the file becomes visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from airflow_mlw.datastores.base import FileInfo, StorageBackend
+from airflow_mlw.datastores.checksums import MD5, ContentHashMemo, md5_base64_to_hex
+from airflow_mlw.datastores.local import copy_with_digest
+from airflow_mlw.datastores.paths import under_prefix
+from airflow_mlw.exceptions import DatastoreConnectionError, MlwError
+
+SINGLE_PUT = 64 * 1024 * 1024
+
+
+def account_url(account_name: str, endpoint: str | None) -> str:
+    """Blob service URL from Azure's suffix form (``core.windows.net``) or a full URL (Azurite)."""
+    if not endpoint:
+        endpoint = "core.windows.net"
+    if "://" in endpoint:
+        return endpoint.rstrip("/")
+    return f"https://{account_name}.blob.{endpoint.strip('.')}"
+
+
+class AzureBlobBackend(StorageBackend):
+    """Blobs in ``container``.
+
+    :param container: container name
+    :param account_name: storage account
+    :param endpoint: Azure's suffix form or a full blob service URL
+    :param credential: account key or SAS token (clear text in memory only), or ``None`` with ``conn_id``
+    :param conn_id: Airflow ``wasb`` connection, used instead of a stored credential
+    """
+
+    kind = "azure_blob"
+
+    def __init__(
+        self,
+        container: str,
+        account_name: str,
+        endpoint: str | None,
+        credential: Any,
+        conn_id: str | None,
+        memo: ContentHashMemo,
+        datastore: str = "",
+    ) -> None:
+        super().__init__(memo)
+        self.container = container
+        self.account_name = account_name
+        self.endpoint = endpoint
+        self._credential = credential
+        self.conn_id = conn_id
+        self.datastore = datastore or container
+
+    def __repr__(self) -> str:
+        return f"AzureBlobBackend(container={self.container!r}, account={self.account_name!r})"
+
+    @property
+    def where(self) -> str:
+        return f"Azure Blob datastore {self.datastore!r} (account {self.account_name!r}, container {self.container!r})"
+
+    @cached_property
+    def service(self) -> Any:
+        try:
+            from azure.storage.blob import BlobServiceClient
+        except ImportError:
+            raise MlwError(
+                "Azure Blob datastores need azure-storage-blob: pip install 'airflow-mlw[azure]'"
+            ) from None
+        if self.conn_id:
+            try:
+                from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
+
+                return WasbHook(wasb_conn_id=self.conn_id).get_conn()
+            except Exception as exc:
+                if type(exc).__name__ == "AirflowNotFoundException":
+                    raise DatastoreConnectionError(
+                        f"{self.where}: Airflow connection {self.conn_id!r} is not defined"
+                    ) from None
+                raise self._error(exc) from None
+        credential = self._credential
+        if isinstance(credential, dict) and "account_key" in credential:
+            credential = {"account_name": self.account_name, "account_key": credential["account_key"]}
+        elif isinstance(credential, dict):
+            credential = credential.get("sas_token")
+        return BlobServiceClient(account_url(self.account_name, self.endpoint), credential=credential)
+
+    @cached_property
+    def client(self) -> Any:
+        return self.service.get_container_client(self.container)
+
+    def _error(self, exc: Exception) -> MlwError:
+        """A clear error naming the datastore; never the SDK's message, which may carry a SAS URL."""
+        if isinstance(exc, MlwError):
+            return exc
+        name = type(exc).__name__
+        code = str(getattr(exc, "error_code", "") or "")
+        if code == "ContainerNotFound":
+            return DatastoreConnectionError(f"{self.where}: container {self.container!r} does not exist")
+        if (
+            name == "ClientAuthenticationError"
+            or code.startswith("AuthenticationFailed")
+            or code == "AuthorizationFailure"
+        ):
+            return DatastoreConnectionError(
+                f"{self.where}: authentication failed; check the account key or SAS token"
+            )
+        if name in ("ServiceRequestError", "ServiceResponseError"):
+            return DatastoreConnectionError(
+                f"{self.where}: cannot reach {account_url(self.account_name, self.endpoint)}"
+            )
+        return DatastoreConnectionError(f"{self.where}: {name} {code}".strip())
+
+    def create_container(self) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self.client.create_container()
+        except ResourceExistsError:
+            pass
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def check_access(self) -> None:
+        try:
+            self.client.get_container_properties()
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    @staticmethod
+    def _info(path: str, properties: Any) -> FileInfo:
+        md5 = properties.content_settings.content_md5
+        checksum = md5_base64_to_hex(md5) if md5 else None
+        return FileInfo(path, properties.size, checksum, MD5 if checksum else None)
+
+    def list(self, prefix: str = "") -> Iterator[FileInfo]:
+        try:
+            for blob in self.client.list_blobs(name_starts_with=prefix or None):
+                if under_prefix(blob.name, prefix) and not blob.name.endswith("/"):
+                    yield self._info(blob.name, blob)
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def info(self, path: str) -> FileInfo | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            properties = self.client.get_blob_client(path).get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", "") == "ContainerNotFound":
+                raise self._error(exc) from None
+            return None
+        except Exception as exc:
+            raise self._error(exc) from None
+        return self._info(path, properties)
+
+    def open_read(self, path: str) -> BinaryIO:
+        try:
+            downloader = self.client.download_blob(path, max_concurrency=2)
+        except Exception as exc:
+            raise self._error(exc) from None
+        return cast(BinaryIO, _DownloadStream(downloader))
+
+    def put_file(self, local_path: Path, path: str) -> FileInfo:
+        from azure.storage.blob import ContentSettings
+
+        md5 = self.memo.digest(local_path, MD5)
+        size = local_path.stat().st_size
+        try:
+            with open(local_path, "rb") as data:
+                self.client.upload_blob(
+                    path,
+                    data,
+                    length=size,
+                    overwrite=True,
+                    content_settings=ContentSettings(content_md5=bytearray.fromhex(md5)),
+                    max_concurrency=4 if size > SINGLE_PUT else 1,
+                )
+        except Exception as exc:
+            raise self._error(exc) from None
+        return FileInfo(path, size, md5, MD5)
+
+    def get_file(self, info: FileInfo, local_path: Path) -> None:
+        with self.open_read(info.path) as stream:
+            digest, _ = copy_with_digest(stream, local_path, MD5, info.checksum, info.path)
+        self.memo.record(local_path.stat(), MD5, digest)
+
+    def delete(self, path: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.client.delete_blob(path)
+        except ResourceNotFoundError:
+            pass
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    @property
+    def max_workers(self) -> int:
+        return 16
+
+
+class _DownloadStream:
+    """File-like reader over a blob download, chunk by chunk (never the whole blob in memory)."""
+
+    def __init__(self, downloader: Any) -> None:
+        self._chunks = downloader.chunks()
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def close(self) -> None:
+        self._buffer = b""
+
+    def __enter__(self) -> _DownloadStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,277 @@
+"""Tree transfers, written once for every backend: plan, then copy concurrently with progress.
+
+Sync rules (DESIGN.md §3 "Datastores"): a file that exists on the other side with the same size
+and checksum is skipped; a differing one is replaced only with ``overwrite=True``, otherwise the
+whole transfer is refused before anything is copied, naming the differing files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_mlw.datastores.base import FileInfo, StorageBackend
+from airflow_mlw.datastores.paths import join_path, normalize_path, relative_to
+from airflow_mlw.exceptions import DatastoreConflictError, MlwError
+
+log = logging.getLogger(__name__)
+LOG_EVERY_SECONDS = 5.0
+MAX_NAMED_CONFLICTS = 10
+
+
+@dataclass
+class TransferReport:
+    """What a transfer did: paths copied and skipped, bytes moved, seconds taken."""
+
+    direction: str
+    transferred: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.direction}: {len(self.transferred)} files ({self.bytes / 1e6:.1f} MB) copied, "
+            f"{len(self.skipped)} unchanged skipped, in {self.seconds:.2f}s"
+        )
+
+
+class Progress:
+    """A progress bar on a terminal; a log line every few seconds elsewhere (Airflow task logs)."""
+
+    def __init__(self, label: str, files: int, total_bytes: int, show: bool) -> None:
+        self.label, self.files, self.total_bytes = label, files, total_bytes
+        self.done_files = self.done_bytes = 0
+        self._lock = threading.Lock()
+        self._last_log = time.monotonic()
+        self._bar: Any = None
+        if show and files and sys.stderr.isatty():
+            from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total_bytes)
+        self._log = show and self._bar is None
+
+    def advance(self, size: int) -> None:
+        with self._lock:
+            self.done_files += 1
+            self.done_bytes += size
+            if self._bar is not None:
+                self._bar.update(self._task, advance=size)
+            elif self._log and time.monotonic() - self._last_log >= LOG_EVERY_SECONDS:
+                self._last_log = time.monotonic()
+                log.info("%s", self.line())
+
+    def line(self) -> str:
+        percent = 100 * self.done_bytes / self.total_bytes if self.total_bytes else 100.0
+        return (
+            f"{self.label}: {self.done_files}/{self.files} files, "
+            f"{self.done_bytes / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB ({percent:.0f}%)"
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _run_concurrently(items: list[Any], work: Callable[[Any], int], workers: int, progress: Progress) -> int:
+    """Run ``work`` over ``items`` on a bounded pool; the first failure cancels what has not started."""
+    total = 0
+    if not items:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            for future in futures:
+                size = future.result()
+                total += size
+                progress.advance(size)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return total
+
+
+def _local_files(src_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
+    """(relative posix path, absolute path, stat) of every file below ``src_dir``, sorted."""
+    found = []
+    stack = [(src_dir, "")]
+    while stack:
+        folder, relative = stack.pop()
+        for entry in os.scandir(folder):
+            child = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_dir(follow_symlinks=True):
+                stack.append((Path(entry.path), child))
+            elif entry.is_file(follow_symlinks=True) and not entry.name.startswith(".mlw-tmp-"):
+                found.append((child, Path(entry.path), entry.stat()))
+    return sorted(found)
+
+
+def _same_content(backend: StorageBackend, local: Path, stat: os.stat_result, remote: FileInfo) -> bool:
+    """Same size and checksum; the local digest comes from the memo when the file is unchanged."""
+    if stat.st_size != remote.size:
+        return False
+    remote = backend.with_checksum(remote)
+    if remote.checksum is None or remote.checksum_kind is None:
+        return False
+    return backend.memo.digest(local, remote.checksum_kind, stat) == remote.checksum
+
+
+def _refuse_conflicts(conflicts: list[str], where: str) -> None:
+    if conflicts:
+        named = ", ".join(conflicts[:MAX_NAMED_CONFLICTS]) + (
+            " …" if len(conflicts) > MAX_NAMED_CONFLICTS else ""
+        )
+        raise DatastoreConflictError(
+            f"{len(conflicts)} file(s) in {where} differ from the source and overwrite=False: {named}; "
+            "pass overwrite=True to replace them"
+        )
+
+
+def upload_pairs(
+    backend: StorageBackend,
+    pairs: Iterable[tuple[Path, str]],
+    *,
+    overwrite: bool,
+    show_progress: bool,
+    where: str,
+) -> TransferReport:
+    """Upload local files to datastore paths: (local path, normalised datastore path) pairs."""
+    started = time.monotonic()
+    report = TransferReport("upload")
+    items = []
+    for local, path in pairs:
+        try:
+            items.append((local, path, os.stat(local)))
+        except FileNotFoundError:
+            raise MlwError(f"cannot upload {local}: no such file") from None
+    if not items:
+        report.seconds = time.monotonic() - started
+        return report
+    common = (
+        os.path.commonpath([path for _, path, _ in items])
+        if len(items) > 1
+        else items[0][1].rpartition("/")[0]
+    )
+    existing = {info.path: info for info in backend.list(normalize_path(common))}
+    to_copy, conflicts = [], []
+    for local, path, stat in items:
+        remote = existing.get(path)
+        if remote is None:
+            to_copy.append((local, path, stat))
+        elif _same_content(backend, local, stat, remote):
+            report.skipped.append(path)
+        elif overwrite:
+            to_copy.append((local, path, stat))
+        else:
+            conflicts.append(path)
+    _refuse_conflicts(conflicts, where)
+    backend.before_write([path for _, path, _ in to_copy])
+    progress = Progress(
+        f"upload to {where}", len(to_copy), sum(s.st_size for _, _, s in to_copy), show_progress
+    )
+
+    def put(item: tuple[Path, str, os.stat_result]) -> int:
+        local, path, stat = item
+        backend.put_file(local, path)
+        return stat.st_size
+
+    try:
+        report.bytes = _run_concurrently(to_copy, put, backend.max_workers, progress)
+    finally:
+        progress.close()
+        backend.memo.flush()
+    report.transferred = [path for _, path, _ in to_copy]
+    report.seconds = time.monotonic() - started
+    log.info("%s", report)
+    return report
+
+
+def upload_tree(
+    backend: StorageBackend,
+    src_dir: str | os.PathLike[str],
+    target_path: str | None,
+    *,
+    overwrite: bool,
+    show_progress: bool,
+    where: str,
+) -> TransferReport:
+    """Upload everything under ``src_dir`` to ``target_path`` (``None`` or ``/``: the root)."""
+    source = Path(src_dir)
+    if not source.is_dir():
+        raise MlwError(f"cannot upload {source}: not a folder")
+    target = normalize_path(target_path, what="target_path")
+    pairs = [(local, join_path(target, relative)) for relative, local, _ in _local_files(source)]
+    return upload_pairs(backend, pairs, overwrite=overwrite, show_progress=show_progress, where=where)
+
+
+def download_tree(
+    backend: StorageBackend,
+    target_path: str | os.PathLike[str],
+    prefix: str | None,
+    *,
+    overwrite: bool,
+    show_progress: bool,
+    where: str,
+    strip_prefix: bool = False,
+) -> TransferReport:
+    """Download every file at or below ``prefix`` into the local folder ``target_path``.
+
+    Files keep their datastore paths below ``target_path`` as in Azure; ``strip_prefix`` makes them
+    relative to ``prefix`` instead.
+    """
+    started = time.monotonic()
+    report = TransferReport("download")
+    folder = Path(target_path)
+    normalized = normalize_path(prefix, what="prefix")
+    remote_files = list(backend.list(normalized))
+    to_copy, conflicts = [], []
+    for info in remote_files:
+        relative = relative_to(info.path, normalized) if strip_prefix else info.path
+        local = folder / relative
+        try:
+            stat = os.stat(local)
+        except FileNotFoundError:
+            to_copy.append((info, local))
+            continue
+        if _same_content(backend, local, stat, info):
+            report.skipped.append(info.path)
+        elif overwrite:
+            to_copy.append((info, local))
+        else:
+            conflicts.append(str(local))
+    _refuse_conflicts(conflicts, str(folder))
+    progress = Progress(
+        f"download from {where}", len(to_copy), sum(i.size for i, _ in to_copy), show_progress
+    )
+
+    def get(item: tuple[FileInfo, Path]) -> int:
+        info, local = item
+        backend.get_file(backend.with_checksum(info), local)
+        return info.size
+
+    try:
+        report.bytes = _run_concurrently(to_copy, get, backend.max_workers, progress)
+    finally:
+        progress.close()
+        backend.memo.flush()
+    report.transferred = [info.path for info, _ in to_copy]
+    report.seconds = time.monotonic() - started
+    log.info("%s", report)
+    return report
