@@ -7,6 +7,7 @@ downloads are hashed as they stream and compared before the file becomes visible
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +76,8 @@ class AzureBlobBackend(StorageBackend):
             raise MlwError(
                 "Azure Blob datastores need azure-storage-blob: pip install 'airflow-mlw[azure]'"
             ) from None
+        # The SDK logs every request and response at INFO: thousands of lines per tree transfer.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
         if self.conn_id:
             try:
                 from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -102,7 +105,8 @@ class AzureBlobBackend(StorageBackend):
         if isinstance(exc, MlwError):
             return exc
         name = type(exc).__name__
-        code = str(getattr(exc, "error_code", "") or "")
+        raw_code = getattr(exc, "error_code", "") or ""
+        code = str(getattr(raw_code, "value", raw_code))
         if code == "ContainerNotFound":
             return DatastoreConnectionError(f"{self.where}: container {self.container!r} does not exist")
         if (
@@ -155,7 +159,7 @@ class AzureBlobBackend(StorageBackend):
         try:
             properties = self.client.get_blob_client(path).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", "") == "ContainerNotFound":
+            if str(getattr(exc.error_code, "value", exc.error_code)) == "ContainerNotFound":
                 raise self._error(exc) from None
             return None
         except Exception as exc:

@@ -90,6 +90,12 @@ class S3Backend(StorageBackend):
             return DatastoreConnectionError(
                 f"{where}: Airflow connection {self.aws_conn_id!r} is not defined"
             )
+        if name == "NoCredentialsError":
+            # S3Hook falls back to boto3's credential chain when the connection is missing.
+            return DatastoreConnectionError(
+                f"{where}: no AWS credentials: Airflow connection {self.aws_conn_id!r} is not defined "
+                "and the worker has no default AWS credentials"
+            )
         if code == "NoSuchBucket" or (code == "404" and getattr(exc, "operation_name", "") == "HeadBucket"):
             return DatastoreConnectionError(f"{where}: bucket {self.bucket!r} does not exist")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken"):

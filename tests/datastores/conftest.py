@@ -55,7 +55,9 @@ def file_datastore(request: pytest.FixtureRequest, workspace: Any, tmp_path: Any
     if request.param == "s3":
         server = request.getfixturevalue("s3_server")
         conn_id = request.getfixturevalue("s3_conn_id")
-        return Datastore.register_s3_bucket(workspace, "files", new_bucket(server), aws_conn_id=conn_id, prefix="root/p")
+        return Datastore.register_s3_bucket(
+            workspace, "files", new_bucket(server), aws_conn_id=conn_id, prefix="root/p"
+        )
     azurite = request.getfixturevalue("azurite")
     return Datastore.register_azure_blob_container(
         workspace,

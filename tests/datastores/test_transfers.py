@@ -37,7 +37,9 @@ def test_upload_then_download_round_trips_every_file(file_datastore: Any, tmp_pa
     files = make_tree(tmp_path / "src")
     report = file_datastore.upload(tmp_path / "src", target_path="/up", show_progress=False)
     assert sorted(report.transferred) == sorted(f"up/{k}" for k in files)
-    assert {info.path: info.size for info in file_datastore.list("up")} == {f"up/{k}": len(v) for k, v in files.items()}
+    assert {info.path: info.size for info in file_datastore.list("up")} == {
+        f"up/{k}": len(v) for k, v in files.items()
+    }
     file_datastore.download(tmp_path / "dst", prefix="/up", show_progress=False)
     assert read_tree(tmp_path / "dst") == {f"up/{k}": v for k, v in files.items()}
 
@@ -86,7 +88,9 @@ def test_download_refuses_to_replace_a_differing_local_file(file_datastore: Any,
 def test_upload_files_keeps_paths_relative_to_root(file_datastore: Any, tmp_path: Path) -> None:
     make_tree(tmp_path / "src")
     files = [tmp_path / "src" / "a.csv", tmp_path / "src" / "nested" / "deeper" / "b.bin"]
-    file_datastore.upload_files(files, relative_root=tmp_path / "src", target_path="/one", show_progress=False)
+    file_datastore.upload_files(
+        files, relative_root=tmp_path / "src", target_path="/one", show_progress=False
+    )
     assert [i.path for i in file_datastore.list("one")] == ["one/a.csv", "one/nested/deeper/b.bin"]
 
 
@@ -127,7 +131,9 @@ def test_large_file_streams_in_parts(file_datastore: Any, tmp_path: Path) -> Non
     assert hashlib.sha256((tmp_path / "back" / "big" / "blob.bin").read_bytes()).hexdigest() == expected
 
 
-def test_file_changed_during_download_is_detected_and_not_left_visible(file_datastore: Any, tmp_path: Path) -> None:
+def test_file_changed_during_download_is_detected_and_not_left_visible(
+    file_datastore: Any, tmp_path: Path
+) -> None:
     make_tree(tmp_path / "src")
     file_datastore.upload(tmp_path / "src", show_progress=False)
     (listed,) = file_datastore.list("a.csv")
