@@ -67,6 +67,103 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datastore_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    ws = _workspace(args)
+    default = ws.get_default_datastore().name
+    rows = [{"name": d.name, "default": d.name == default, **d.describe()} for d in Datastore.list(ws)]
+    _print(rows, args.json)
+    return 0
+
+
+def cmd_datastore_show(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    datastore = Datastore.get(_workspace(args), args.datastore)
+    details: dict[str, Any] = {"name": datastore.name, **datastore.describe()}
+    if args.files is not None:
+        details["files"] = [{"path": f.path, "size": f.size} for f in datastore.list(args.files)]
+    _print(details, args.json)
+    return 0
+
+
+def _registered(datastore: Any, args: argparse.Namespace) -> int:
+    _print({"name": datastore.name, **datastore.describe()}, args.json)
+    return 0
+
+
+def cmd_datastore_register_local(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    return _registered(Datastore.register_local(_workspace(args), args.datastore, args.root), args)
+
+
+def cmd_datastore_register_s3(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    datastore = Datastore.register_s3_bucket(
+        _workspace(args), args.datastore, args.bucket, aws_conn_id=args.conn_id, prefix=args.prefix
+    )
+    return _registered(datastore, args)
+
+
+def cmd_datastore_register_blob(args: argparse.Namespace) -> int:
+    import os
+
+    from airflow_mlw.datastores import Datastore
+
+    def from_env(name: str | None) -> str | None:
+        if name is None:
+            return None
+        if not os.environ.get(name):
+            raise MlwError(f"environment variable {name} is not set")
+        return os.environ[name]
+
+    datastore = Datastore.register_azure_blob_container(
+        _workspace(args),
+        args.datastore,
+        container_name=args.container,
+        account_name=args.account,
+        account_key=from_env(args.account_key_env),
+        sas_token=from_env(args.sas_token_env),
+        endpoint=args.endpoint,
+        conn_id=args.conn_id,
+        create_if_not_exists=args.create,
+    )
+    return _registered(datastore, args)
+
+
+def _transfer_summary(datastore: Any, report: Any, args: argparse.Namespace) -> int:
+    _print(
+        {
+            "datastore": datastore.name,
+            "transferred": len(report.transferred),
+            "skipped": len(report.skipped),
+            "bytes": report.bytes,
+            "seconds": round(report.seconds, 3),
+        },
+        args.json,
+    )
+    return 0
+
+
+def cmd_datastore_upload(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    datastore = Datastore.get(_workspace(args), args.datastore)
+    report = datastore.upload(args.src_dir, args.target_path, overwrite=args.overwrite)
+    return _transfer_summary(datastore, report, args)
+
+
+def cmd_datastore_download(args: argparse.Namespace) -> int:
+    from airflow_mlw.datastores import Datastore
+
+    datastore = Datastore.get(_workspace(args), args.datastore)
+    report = datastore.download(args.target_path, args.prefix, overwrite=args.overwrite)
+    return _transfer_summary(datastore, report, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
@@ -90,6 +187,45 @@ def build_parser() -> argparse.ArgumentParser:
     show = add(workspace, "show", cmd_workspace_show, "show what the workspace holds")
     show.add_argument("--name", help="workspace name (default: the configured one)")
     add(workspace, "list", cmd_workspace_list, "list workspaces in the registry")
+
+    datastore = groups.add_parser("datastore", help="register datastores and move files").add_subparsers(
+        dest="command", required=True
+    )
+    add(datastore, "list", cmd_datastore_list, "list the workspace's datastores")
+    show_ds = add(datastore, "show", cmd_datastore_show, "show one datastore (and its files with --files)")
+    show_ds.add_argument("datastore")
+    show_ds.add_argument(
+        "--files", nargs="?", const="", metavar="PREFIX", help="list files at or below PREFIX"
+    )
+    reg_local = add(datastore, "register-local", cmd_datastore_register_local, "register a local folder")
+    reg_local.add_argument("datastore")
+    reg_local.add_argument("root")
+    reg_s3 = add(datastore, "register-s3", cmd_datastore_register_s3, "register an S3 bucket")
+    reg_s3.add_argument("datastore")
+    reg_s3.add_argument("bucket")
+    reg_s3.add_argument("--conn-id", default="aws_default", help="Airflow aws connection")
+    reg_s3.add_argument("--prefix", help="key prefix inside the bucket")
+    reg_blob = add(
+        datastore, "register-blob", cmd_datastore_register_blob, "register an Azure Blob container"
+    )
+    reg_blob.add_argument("datastore")
+    reg_blob.add_argument("container")
+    reg_blob.add_argument("--account", required=True, help="storage account name")
+    reg_blob.add_argument("--conn-id", help="Airflow wasb connection (instead of a key)")
+    reg_blob.add_argument("--account-key-env", metavar="VAR", help="read the account key from this variable")
+    reg_blob.add_argument("--sas-token-env", metavar="VAR", help="read a SAS token from this variable")
+    reg_blob.add_argument("--endpoint", help="suffix (core.windows.net) or full blob service URL")
+    reg_blob.add_argument("--create", action="store_true", help="create the container if it does not exist")
+    upload = add(datastore, "upload", cmd_datastore_upload, "upload a folder")
+    upload.add_argument("datastore")
+    upload.add_argument("src_dir")
+    upload.add_argument("--target-path", help="path on the datastore (default: the root)")
+    upload.add_argument("--overwrite", action="store_true", help="replace differing files")
+    download = add(datastore, "download", cmd_datastore_download, "download files below a prefix")
+    download.add_argument("datastore")
+    download.add_argument("target_path")
+    download.add_argument("--prefix", help="datastore path prefix (whole segments)")
+    download.add_argument("--overwrite", action="store_true", help="replace differing local files")
 
     db = groups.add_parser("db", help="registry database").add_subparsers(dest="command", required=True)
     add(db, "upgrade", cmd_db_upgrade, "apply pending registry migrations")

@@ -1,0 +1,1 @@
+"""Airflow operators of airflow_mlw: thin wrappers that resolve everything in ``execute()``."""
