@@ -159,7 +159,7 @@ class AzureBlobBackend(StorageBackend):
         try:
             properties = self.client.get_blob_client(path).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if str(getattr(exc.error_code, "value", exc.error_code)) == "ContainerNotFound":
+            if "ContainerNotFound" in str(getattr(exc, "error_code", "")):
                 raise self._error(exc) from None
             return None
         except Exception as exc:
