@@ -105,8 +105,7 @@ class AzureBlobBackend(StorageBackend):
         if isinstance(exc, MlwError):
             return exc
         name = type(exc).__name__
-        raw_code = getattr(exc, "error_code", "") or ""
-        code = str(getattr(raw_code, "value", raw_code))
+        code = _error_code(exc)
         if code == "ContainerNotFound":
             return DatastoreConnectionError(f"{self.where}: container {self.container!r} does not exist")
         if (
@@ -159,7 +158,7 @@ class AzureBlobBackend(StorageBackend):
         try:
             properties = self.client.get_blob_client(path).get_blob_properties()
         except ResourceNotFoundError as exc:
-            if "ContainerNotFound" in str(getattr(exc, "error_code", "")):
+            if _error_code(exc) == "ContainerNotFound":
                 raise self._error(exc) from None
             return None
         except Exception as exc:
@@ -210,6 +209,12 @@ class AzureBlobBackend(StorageBackend):
     @property
     def max_workers(self) -> int:
         return 16
+
+
+def _error_code(exc: Exception) -> str:
+    """The storage error code (``ContainerNotFound``...), whether the SDK gives a string or an enum."""
+    code = getattr(exc, "error_code", "") or ""
+    return str(getattr(code, "value", code))
 
 
 class _DownloadStream:
