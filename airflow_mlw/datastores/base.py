@@ -7,6 +7,7 @@ and checksum comparison are written once, in :mod:`airflow_mlw.datastores.transf
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,10 @@ class StorageBackend(abc.ABC):
     def check_access(self) -> None:
         """Raise :class:`~airflow_mlw.exceptions.DatastoreConnectionError` when the storage is unusable."""
         next(iter(self.list("")), None)
+
+    def known_identical(self, local_path: Path, local_stat: os.stat_result, info: FileInfo) -> bool:
+        """True when ``info`` is known to hold exactly the local file's bytes without hashing."""
+        return False
 
     def with_checksum(self, info: FileInfo) -> FileInfo:
         """``info`` with its checksum filled in where listing did not give one (local: memoised SHA-256)."""

@@ -79,6 +79,9 @@ def md5_base64_to_hex(b64: str | bytes | bytearray) -> str:
 class ContentHashMemo:
     """Digests by (device, inode, size, mtime_ns, kind); a changed file gets a new key.
 
+    It also remembers which local file was copied from which (both keys), so a later sync can
+    tell that two unchanged files are identical without reading either.
+
     :param path: SQLite file that keeps the memo across processes (``None``: memory only)
     """
 
@@ -86,6 +89,8 @@ class ContentHashMemo:
         self.path = path
         self._memory: dict[tuple[int, int, int, int, str], str] = {}
         self._pending: list[tuple[int, int, int, int, str, str]] = []
+        self._copies: dict[tuple[int, int, int, int], tuple[int, int, int, int]] = {}
+        self._pending_copies: list[tuple[int, ...]] = []
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
@@ -99,6 +104,10 @@ class ContentHashMemo:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS digests (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
                 " kind TEXT, digest TEXT, PRIMARY KEY (dev, ino, kind))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS copies (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
+                " src_dev INTEGER, src_ino INTEGER, src_size INTEGER, src_mtime_ns INTEGER, PRIMARY KEY (dev, ino))"
             )
             self._db = db
         return self._db
@@ -134,15 +143,43 @@ class ContentHashMemo:
         if flush:
             self.flush()
 
+    @staticmethod
+    def file_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+        return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def record_copy(self, source: os.stat_result, copy: os.stat_result) -> None:
+        """``copy`` holds exactly the bytes of ``source`` (both as they are now)."""
+        src_key, dst_key = self.file_key(source), self.file_key(copy)
+        with self._lock:
+            self._copies[dst_key] = src_key
+            self._pending_copies.append((*dst_key, *src_key))
+
+    def is_copy(self, source: os.stat_result, copy: os.stat_result) -> bool:
+        """True when ``copy`` was made from ``source`` and neither changed since."""
+        src_key, dst_key = self.file_key(source), self.file_key(copy)
+        with self._lock:
+            if self._copies.get(dst_key) == src_key:
+                return True
+            db = self._connection()
+            if db is None:
+                return False
+            row = db.execute(
+                "SELECT size, mtime_ns, src_dev, src_ino, src_size, src_mtime_ns FROM copies WHERE dev=? AND ino=?",
+                dst_key[:2],
+            ).fetchone()
+        return row is not None and tuple(row) == (*dst_key[2:], *src_key)
+
     def flush(self) -> None:
-        """Persist recorded digests (one transaction)."""
+        """Persist recorded digests and copies (one transaction)."""
         with self._lock:
             pending, self._pending = self._pending, []
+            copies, self._pending_copies = self._pending_copies, []
             db = self._connection()
-            if db is None or not pending:
+            if db is None or not (pending or copies):
                 return
             db.execute("BEGIN IMMEDIATE")
             db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?)", pending)
+            db.executemany("INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?, ?, ?)", copies)
             db.execute("COMMIT")
 
     def digest(self, path: str | os.PathLike[str], kind: str, stat: os.stat_result | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -80,6 +81,25 @@ def copy_with_digest(
     return value, size
 
 
+def kernel_copy(source: Path, target: Path, memo: ContentHashMemo) -> os.stat_result:
+    """Copy in the kernel (``copy_file_range``) through a temp file renamed into place, and remember
+    that the two files are identical; returns the copy's stat."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_name(target)
+    before = os.stat(source)
+    try:
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    copy = os.stat(target)
+    if ContentHashMemo.file_key(os.stat(source)) == ContentHashMemo.file_key(before):
+        memo.record_copy(before, copy)
+    return copy
+
+
 class LocalBackend(StorageBackend):
     """Files under ``root``; checksums are SHA-256, memoised by (device, inode, size, mtime_ns).
 
@@ -142,21 +162,24 @@ class LocalBackend(StorageBackend):
         return open(self.full_path(path), "rb")
 
     def put_file(self, local_path: Path, path: str) -> FileInfo:
-        target = self.full_path(path)
-        before = os.stat(local_path)
-        with open(local_path, "rb") as source:
-            digest, size = copy_with_digest(source, target)
-        after = os.stat(local_path)
-        if ContentHashMemo.key(before, SHA256) == ContentHashMemo.key(after, SHA256):
-            self.memo.record(after, SHA256, digest)
-        self.memo.record(target.stat(), SHA256, digest)
-        return FileInfo(path, size, digest, SHA256)
+        copy = kernel_copy(local_path, self.full_path(path), self.memo)
+        return FileInfo(path, copy.st_size)
 
     def get_file(self, info: FileInfo, local_path: Path) -> None:
-        expected = info.checksum if info.checksum_kind == SHA256 else None
+        if info.checksum is None or info.checksum_kind != SHA256:
+            kernel_copy(self.full_path(info.path), local_path, self.memo)
+            return
         with self.open_read(info.path) as source:
-            digest, _ = copy_with_digest(source, local_path, SHA256, expected, info.path)
+            digest, _ = copy_with_digest(source, local_path, SHA256, info.checksum, info.path)
         self.memo.record(local_path.stat(), SHA256, digest)
+
+    def known_identical(self, local_path: Path, local_stat: os.stat_result, info: FileInfo) -> bool:
+        """One file was copied from the other and neither changed since: identical, nothing to read."""
+        try:
+            stored = self.full_path(info.path).stat()
+        except FileNotFoundError:
+            return False
+        return self.memo.is_copy(local_stat, stored) or self.memo.is_copy(stored, local_stat)
 
     def delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -127,6 +127,8 @@ def _same_content(backend: StorageBackend, local: Path, stat: os.stat_result, re
     """Same size and checksum; the local digest comes from the memo when the file is unchanged."""
     if stat.st_size != remote.size:
         return False
+    if backend.known_identical(local, stat, remote):
+        return True
     remote = backend.with_checksum(remote)
     if remote.checksum is None or remote.checksum_kind is None:
         return False
@@ -263,7 +265,7 @@ def download_tree(
 
     def get(item: tuple[FileInfo, Path]) -> int:
         info, local = item
-        backend.get_file(backend.with_checksum(info), local)
+        backend.get_file(info, local)
         return info.size
 
     try:

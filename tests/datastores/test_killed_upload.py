@@ -40,8 +40,9 @@ def test_killed_upload_resumes_without_corrupt_or_duplicate_objects(
     assert all(size == 12 << 20 for size in visible.values()), "no partial object is visible"
 
     report = file_datastore.upload(src, "killed", show_progress=False)
-    assert sorted(report.skipped) == sorted(visible)
-    assert len(report.transferred) == len(contents) - len(visible)
+    # A request fully sent before the kill may still complete on the server: skipped can only grow.
+    assert set(visible) <= set(report.skipped)
+    assert sorted(report.skipped + report.transferred) == sorted(contents)
     file_datastore.download(tmp_path / "back", prefix="killed", show_progress=False)
     back = {
         p.relative_to(tmp_path / "back").as_posix(): p.read_bytes()
