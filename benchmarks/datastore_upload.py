@@ -55,9 +55,9 @@ def files_of(root: Path) -> list[tuple[Path, str]]:
     return [(p, p.relative_to(root).as_posix()) for p in sorted(root.rglob("*")) if p.is_file()]
 
 
-def timed(work: Callable[[], object]) -> float:
+def timed(work: Callable[..., object], *args: object, **kwargs: object) -> float:
     started = time.perf_counter()
-    work()
+    work(*args, **kwargs)
     return time.perf_counter() - started
 
 
@@ -82,26 +82,35 @@ def bench_local(tree: Path, total: int, scratch: Path) -> None:
     ours, base, reruns = [], [], []
     for round_ in range(ROUNDS):
         target = scratch / f"cp{round_}"
-        base.append(timed(lambda: subprocess.run(["cp", "-r", str(tree), str(target)], check=True)))
+        base.append(timed(subprocess.run, ["cp", "-r", str(tree), str(target)], check=True))
         store = Datastore.register_local(ws, f"local{round_}", scratch / f"ds{round_}")
-        ours.append(timed(lambda: store.upload(tree, "t", show_progress=False)))
-        reruns.append(timed(lambda: store.upload(tree, "t", show_progress=False)))
+        ours.append(timed(store.upload, tree, "t", show_progress=False))
+        reruns.append(timed(store.upload, tree, "t", show_progress=False))
         shutil.rmtree(target)
         shutil.rmtree(scratch / f"ds{round_}")
     report("local upload vs cp -r", ours, base, total, "time ratio <= 1.3")
     first, rerun = statistics.median(ours), statistics.median(reruns)
-    print(f"{'local unchanged re-run vs first upload':<44} first {first:6.2f}s  re-run {rerun:6.3f}s  "
-          f"ratio {rerun / first:.3f}  [< 0.10]")
+    print(
+        f"{'local unchanged re-run vs first upload':<44} first {first:6.2f}s  re-run {rerun:6.3f}s  "
+        f"ratio {rerun / first:.3f}  [< 0.10]"
+    )
 
 
-def bench_remote(label: str, tree: Path, total: int, scratch: Path, make_store: Callable[[object], object],
-                 plain_upload: Callable[[Path, str], None], workers: int) -> None:
+def bench_remote(
+    label: str,
+    tree: Path,
+    total: int,
+    scratch: Path,
+    make_store: Callable[[object], object],
+    plain_upload: Callable[[Path, str], None],
+    workers: int,
+) -> None:
     ws = workspace(scratch)
     pairs = files_of(tree)
     ours, threaded, sequential = [], [], []
     for round_ in range(ROUNDS):
         store = make_store(ws)
-        ours.append(timed(lambda: store.upload(tree, f"r{round_}", show_progress=False)))  # type: ignore[attr-defined]
+        ours.append(timed(store.upload, tree, f"r{round_}", show_progress=False))  # type: ignore[attr-defined]
 
         def loop(round_: int = round_) -> None:
             with ThreadPoolExecutor(workers) as pool:
@@ -109,7 +118,9 @@ def bench_remote(label: str, tree: Path, total: int, scratch: Path, make_store: 
 
         threaded.append(timed(loop))
     sequential.append(timed(lambda: [plain_upload(p, f"seq/{k}") for p, k in pairs]))
-    report(f"{label} upload vs plain loop, {workers} threads", ours, threaded, total, "throughput ratio >= 0.9")
+    report(
+        f"{label} upload vs plain loop, {workers} threads", ours, threaded, total, "throughput ratio >= 0.9"
+    )
     report(f"{label} upload vs plain sequential loop", ours, sequential, total, "far faster")
 
 
@@ -149,8 +160,14 @@ def bench_s3(tree: Path, total: int, scratch: Path, services) -> None:  # type: 
         )
         from botocore.config import Config
 
-        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                              region_name="us-east-1", config=Config(max_pool_connections=32))
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+            region_name="us-east-1",
+            config=Config(max_pool_connections=32),
+        )
         client.create_bucket(Bucket="plain-bench")
 
         def make_store(ws):  # type: ignore[no-untyped-def]
@@ -159,8 +176,15 @@ def bench_s3(tree: Path, total: int, scratch: Path, services) -> None:  # type: 
             return Datastore.register_s3_bucket(ws, f"s3{bucket}", bucket, aws_conn_id="bench_s3")
 
         workers = S3Backend("x", "", "x", None).max_workers  # type: ignore[arg-type]
-        bench_remote("S3 (moto)", tree, total, scratch, make_store,
-                     lambda path, key: client.upload_file(str(path), "plain-bench", key), workers)
+        bench_remote(
+            "S3 (moto)",
+            tree,
+            total,
+            scratch,
+            make_store,
+            lambda path, key: client.upload_file(str(path), "plain-bench", key),
+            workers,
+        )
     finally:
         server.stop()
 
@@ -179,8 +203,13 @@ def bench_blob(tree: Path, total: int, scratch: Path, services) -> None:  # type
 
         def make_store(ws):  # type: ignore[no-untyped-def]
             return Datastore.register_azure_blob_container(
-                ws, f"blob{uuid.uuid4().hex[:6]}", f"c{uuid.uuid4().hex[:10]}", services.AZURITE_ACCOUNT,
-                account_key=services.AZURITE_KEY, endpoint=endpoint, create_if_not_exists=True,
+                ws,
+                f"blob{uuid.uuid4().hex[:6]}",
+                f"c{uuid.uuid4().hex[:10]}",
+                services.AZURITE_ACCOUNT,
+                account_key=services.AZURITE_KEY,
+                endpoint=endpoint,
+                create_if_not_exists=True,
             )
 
         def plain_upload(path: Path, name: str) -> None:
