@@ -126,6 +126,13 @@ def test_large_file_streams_in_parts(file_datastore: Any, tmp_path: Path) -> Non
     file_datastore.upload(big.parent, "big", show_progress=False)
     (info,) = file_datastore.list("big")
     assert info.size == 200 << 20
+    if file_datastore.kind == "s3":
+        assert info.checksum.endswith("-25"), "uploaded in 25 parts of 8 MiB"
+    if file_datastore.kind == "azure_blob":
+        committed, _ = file_datastore.backend.client.get_blob_client("big/blob.bin").get_block_list(
+            "committed"
+        )
+        assert len(committed) > 1, "uploaded as blocks"
     assert file_datastore.upload(big.parent, "big", show_progress=False).skipped == ["big/blob.bin"]
     file_datastore.download(tmp_path / "back", prefix="big", show_progress=False)
     assert hashlib.sha256((tmp_path / "back" / "big" / "blob.bin").read_bytes()).hexdigest() == expected
@@ -145,3 +152,18 @@ def test_file_changed_during_download_is_detected_and_not_left_visible(
     with pytest.raises(ChecksumMismatchError, match="a.csv: checksum after transfer"):
         file_datastore.backend.get_file(listed, target)
     assert not target.parent.exists() or list(target.parent.iterdir()) == []
+
+
+def test_progress_is_logged_inside_tasks(
+    file_datastore: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from airflow_mlw.datastores import transfer
+
+    monkeypatch.setattr(transfer, "LOG_EVERY_SECONDS", 0.0)
+    make_tree(tmp_path / "src")
+    caplog.set_level(logging.INFO, logger="airflow_mlw.datastores.transfer")
+    file_datastore.upload(tmp_path / "src", show_progress=True)
+    lines = [r.getMessage() for r in caplog.records if "files," in r.getMessage()]
+    assert lines[-1] == "upload to datastore 'files': 6/6 files, 0.0/0.0 MB (100%)"
