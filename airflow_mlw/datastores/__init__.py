@@ -119,6 +119,10 @@ class Datastore:
         if self.kind == LOCAL_KIND:
             from airflow_mlw.datastores.local import LocalBackend
 
+            if self.conn_id:
+                from airflow_mlw.hooks.local import LocalDatastoreHook
+
+                return LocalBackend(LocalDatastoreHook(self.conn_id).root, memo)
             return LocalBackend(config["root"], memo)
         if self.kind == S3_KIND:
             from airflow_mlw.datastores.s3 import S3Backend
@@ -275,10 +279,25 @@ class Datastore:
     list = ClassOrInstanceMethod(_list_datastores, _list_files)
 
     @classmethod
-    def register_local(cls, workspace: Workspace, datastore_name: str, root: str | Path) -> Datastore:
-        """Register a local folder (on every worker, or a shared mount) as a datastore."""
+    def register_local(
+        cls,
+        workspace: Workspace,
+        datastore_name: str,
+        root: str | Path | None = None,
+        conn_id: str | None = None,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Register a local folder (on every worker, or a shared mount) as a datastore.
+
+        :param root: the folder
+        :param conn_id: instead of ``root``, an ``mlw_local`` Airflow connection naming the folder,
+            resolved on each worker at run time (mount points may differ between hosts)
+        """
+        if (root is None) == (conn_id is None):
+            raise MlwError(f"datastore {datastore_name!r}: pass either root or conn_id")
+        config = {"root": str(Path(root).expanduser().resolve())} if root is not None else {}
         return cls._register(
-            workspace, datastore_name, LOCAL_KIND, {"root": str(Path(root).expanduser().resolve())}
+            workspace, datastore_name, LOCAL_KIND, config, conn_id=conn_id, overwrite=overwrite
         )
 
     @classmethod

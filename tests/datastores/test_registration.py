@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -202,3 +203,17 @@ def test_sql_datastore_runs_queries(
     ds = Datastore.register_sql(workspace, "db", conn_id="mlw_sql")
     columns, rows = run_query(ds.name, ds.conn_id, "SELECT a, b FROM t ORDER BY a")
     assert (columns, rows) == (["a", "b"], [(1, "x"), (2, "y")])
+
+
+def test_local_root_from_an_mlw_local_connection(
+    workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SHARED_DISK", json.dumps({"conn_type": "mlw_local", "host": str(tmp_path / "mnt")})
+    )
+    ds = Datastore.register_local(workspace, "shared", conn_id="shared_disk")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f.txt").write_text("f")
+    ds.upload(tmp_path / "src", "x", show_progress=False)
+    assert (tmp_path / "mnt" / "x" / "f.txt").read_text() == "f"
+    assert ds.describe() == {"kind": "local", "conn_id": "shared_disk"}
