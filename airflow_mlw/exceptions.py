@@ -49,3 +49,28 @@ class DatastoreConflictError(MlwError):
 
 class ChecksumMismatchError(MlwError):
     """A file's checksum after transfer differs from the source's."""
+
+
+class DatasetError(MlwError):
+    """A dataset definition, registration or read failed because of its input."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """No dataset (or no such version) of that name in the workspace."""
+
+
+class DatasetExistsError(DatasetError):
+    """A dataset of that name exists and ``create_new_version`` was not set."""
+
+
+class DatasetDriftError(DatasetError):
+    """The files of a registered version changed since it was registered.
+
+    :param changed: paths whose size or content differs
+    :param added: paths that match the definition now but were not registered
+    :param removed: registered paths that are gone
+    """
+
+    def __init__(self, message: str, changed: list[str], added: list[str], removed: list[str]) -> None:
+        super().__init__(message)
+        self.changed, self.added, self.removed = changed, added, removed

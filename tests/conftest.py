@@ -24,6 +24,7 @@ for _key in [k for k in os.environ if k.startswith("AIRFLOW__MLW__")] + ["MLW_CO
 import pytest  # noqa: E402
 
 from tests import services  # noqa: E402
+from tests.stores import file_datastore, s3_conn_id  # noqa: E402, F401
 
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -72,8 +73,11 @@ def postgres() -> Iterator[services.Postgres]:
 @pytest.fixture
 def postgres_url(postgres: services.Postgres, request: pytest.FixtureRequest) -> str:
     """A fresh database on the session's PostgreSQL server."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    return postgres.create_database(name)
+    import hashlib
+
+    node = request.node.nodeid
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
+    return postgres.create_database(f"{name}_{hashlib.sha1(node.encode()).hexdigest()[:8]}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -209,23 +209,24 @@ class RegistryStore:
         with self.translate_errors(), Session(bind=bind, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @staticmethod
+    def insert_ignore(session: Session, model: Any, **values: Any) -> None:
+        """INSERT that does nothing when the unique key exists; waits for a concurrent inserter."""
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
     def allocate_version(self, session: Session, kind: str, workspace_id: int, name: str) -> int:
         """Next version number for ``(kind, workspace_id, name)``, inside the caller's transaction.
 
         The counter row stays locked until the caller commits, so concurrent registrations get
         distinct consecutive numbers and a rolled-back registration gives its number back.
         """
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         row = VersionCounterRow
         key = (row.kind == kind) & (row.workspace_id == workspace_id) & (row.name == name)
-        session.execute(
-            insert(row)
-            .values(kind=kind, workspace_id=workspace_id, name=name, last_version=0)
-            .on_conflict_do_nothing()
-        )
+        self.insert_ignore(session, row, kind=kind, workspace_id=workspace_id, name=name, last_version=0)
         session.execute(
             update(row)
             .where(key)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import services
-from tests.datastores.conftest import azurite_endpoint
+from tests.stores import azurite_endpoint
 
 
 def mlw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from airflow_mlw.exceptions import (
     MlwError,
 )
 from tests import services
-from tests.datastores.conftest import azurite_endpoint, new_bucket
+from tests.stores import azurite_endpoint, new_bucket
 
 WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk9PQ=="
 

@@ -1,4 +1,4 @@
-"""Datastores of every file backend on real servers: a local folder, moto S3, Azurite Blob."""
+"""Datastores of every file backend on real servers: a local folder, moto S3, Azurite Blob (fixtures)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,43 @@
+"""Versioned, fingerprinted datasets (``Dataset.Tabular`` / ``Dataset.File``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.datasets.dataset import AbstractDataset, Dataset, FileDataset, TabularDataset
+from airflow_mlw.exceptions import DatasetDriftError
+
+if TYPE_CHECKING:
+    from airflow_mlw.workspace import Workspace
+
+ASSET_SCHEME = "mlw-dataset"
+
+__all__ = [
+    "AbstractDataset",
+    "Dataset",
+    "DatasetDriftError",
+    "FileDataset",
+    "TabularDataset",
+    "dataset_asset",
+]
+
+
+def dataset_asset_uri(name: str, workspace: Workspace | str | None = None) -> str:
+    """``mlw-dataset://<workspace>/<name>``; the workspace defaults to the configured one."""
+    if workspace is None:
+        from airflow_mlw.config import load_settings
+
+        workspace_name = load_settings().workspace_name
+    else:
+        workspace_name = workspace if isinstance(workspace, str) else workspace.name
+    return f"{ASSET_SCHEME}://{workspace_name}/{name}"
+
+
+def dataset_asset(name: str, workspace: Workspace | str | None = None) -> Any:
+    """The Airflow Asset that gets an event for every new version of dataset ``name``.
+
+    ``schedule=[dataset_asset('csv_table')]`` runs a DAG whenever a new version lands.
+    """
+    from airflow.sdk import Asset
+
+    return Asset(uri=dataset_asset_uri(name, workspace), name=f"mlw-dataset-{name}")
