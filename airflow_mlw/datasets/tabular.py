@@ -102,26 +102,21 @@ def _file_format(fmt: dict[str, Any], column_names: list[str] | None) -> Any:
 
 
 def _header(path: Path, fmt: dict[str, Any]) -> list[str]:
-    """Column names of one delimited file (its first row, or Column1..N without a header)."""
-    _, pa_csv, _ = _imports()
-    read = pa_csv.ReadOptions(
-        encoding=fmt.get("encoding") or "utf8",
-        autogenerate_column_names=not fmt.get("header", True),
-        block_size=1 << 16,
-    )
-    parse = pa_csv.ParseOptions(delimiter=fmt.get("separator") or ",")
+    """Column names of one delimited file: its first row, or Column1..N without a header."""
+    import csv
+
     try:
-        reader = pa_csv.open_csv(path, read_options=read, parse_options=parse)
-        return list(reader.schema.names)
-    except Exception as exc:
+        with open(path, encoding=fmt.get("encoding") or "utf8", newline="") as handle:
+            first = next(csv.reader(handle, delimiter=fmt.get("separator") or ","), [])
+    except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read the header of {path}: {exc}") from None
+    if fmt.get("header", True):
+        return [name.lstrip("\ufeff") for name in first]
+    return [f"f{i}" for i in range(len(first))]
 
 
-def _explain_failure(fmt: dict[str, Any], files: list[tuple[str, Path]], error: Exception) -> DatasetError:
-    """Find the file behind a pyarrow error and name it (and the column, and the line)."""
-    pa, pa_csv, pa_ds = _imports()
-    if fmt["type"] != "delimited":
-        return DatasetError(f"cannot read parquet files: {error}")
+def check_same_columns(fmt: dict[str, Any], files: list[tuple[str, Path]]) -> list[str]:
+    """Every delimited file must have the first file's columns; the error names file and columns."""
     first_name, first_path = files[0]
     expected = _header(first_path, fmt)
     for name, path in files[1:]:
@@ -129,20 +124,25 @@ def _explain_failure(fmt: dict[str, Any], files: list[tuple[str, Path]], error: 
         if columns != expected:
             missing = [c for c in expected if c not in columns]
             extra = [c for c in columns if c not in expected]
-            detail = ", ".join(
-                part
-                for part in (
-                    f"missing column(s) {missing}" if missing else "",
-                    f"unexpected column(s) {extra}" if extra else "",
-                    "columns in another order" if not missing and not extra else "",
-                )
-                if part
-            )
-            return DatasetError(f"mixed schemas: file {name} has {detail} compared with {first_name}")
-    schema = pa_ds.dataset([str(p) for _, p in files], format=_file_format(fmt, expected)).schema
+            parts = [
+                f"missing column(s) {missing}" if missing else "",
+                f"unexpected column(s) {extra}" if extra else "",
+            ]
+            detail = ", ".join(p for p in parts if p) or "its columns in another order"
+            raise DatasetError(f"mixed schemas: file {name} has {detail} compared with {first_name}")
+    return expected
+
+
+def _explain_failure(fmt: dict[str, Any], files: list[tuple[str, Path]], error: Exception) -> DatasetError:
+    """Find the file behind a pyarrow error and name it (and the line of a malformed row)."""
+    _, _, pa_ds = _imports()
+    if fmt["type"] != "delimited":
+        return DatasetError(f"cannot read parquet files: {error}")
+    columns = _header(files[0][1], fmt)
+    schema = pa_ds.dataset([str(p) for _, p in files], format=_file_format(fmt, columns)).schema
     for name, path in files:
         try:
-            pa_ds.dataset(str(path), format=_file_format(fmt, expected), schema=schema).to_table()
+            pa_ds.dataset(str(path), format=_file_format(fmt, columns), schema=schema).to_table()
         except Exception as exc:
             bad_line = _first_bad_line(path, fmt)
             where = f"file {name}" + (f" line {bad_line}" if bad_line else "")
@@ -177,11 +177,7 @@ def read_table(fmt: dict[str, Any], files: list[tuple[str, Path]]) -> pyarrow.Ta
     pa, _, pa_ds = _imports()
     if not files:
         raise DatasetError("the dataset has no files")
-    column_names = (
-        _header(files[0][1], fmt)
-        if fmt["type"] == "delimited" and not fmt.get("infer_column_types", True)
-        else None
-    )
+    column_names = check_same_columns(fmt, files) if fmt["type"] == "delimited" else None
     file_format = _file_format(fmt, column_names)
     try:
         dataset = pa_ds.dataset([str(p) for _, p in files], format=file_format)
