@@ -28,8 +28,10 @@ def _print(data: Any, as_json: bool) -> None:
 def _workspace(args: argparse.Namespace) -> Any:
     from airflow_mlw.workspace import Workspace
 
-    if getattr(args, "name", None):
-        return Workspace(workspace_name=args.name, registry_url=args.registry_url, _config_path=args.config)
+    if args.workspace:
+        return Workspace(
+            workspace_name=args.workspace, registry_url=args.registry_url, _config_path=args.config
+        )
     return Workspace(registry_url=args.registry_url, _config_path=args.config, _create_if_missing=True)
 
 
@@ -38,7 +40,7 @@ def cmd_workspace_init(args: argparse.Namespace) -> int:
 
     base = Workspace(registry_url=args.registry_url, _config_path=args.config)
     ws = Workspace.create(
-        args.name or base.settings.workspace_name, registry_url=base.settings.registry_url, exist_ok=True
+        args.workspace or base.settings.workspace_name, registry_url=base.settings.registry_url, exist_ok=True
     )
     if args.write_config:
         path = ws.write_config(args.write_config)
@@ -164,11 +166,114 @@ def cmd_datastore_download(args: argparse.Namespace) -> int:
     return _transfer_summary(datastore, report, args)
 
 
+def _dataset_summary(ds: Any) -> dict[str, Any]:
+    return {
+        "name": ds.name,
+        "version": ds.version,
+        "kind": ds.kind,
+        "fingerprint": ds.fingerprint,
+        "id": ds.id,
+        "description": ds.description,
+        "tags": ds.tags,
+        "created": ds._record.created_at if ds._record else None,
+    }
+
+
+def cmd_dataset_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets import Dataset
+
+    _print([_dataset_summary(ds) for ds in Dataset.get_all(_workspace(args)).values()], args.json)
+    return 0
+
+
+def cmd_dataset_show(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets import Dataset
+    from airflow_mlw.datasets.versioning import lineage_of
+
+    ws = _workspace(args)
+    ds = Dataset.get_by_name(ws, args.name, args.version)
+    manifest = ds.manifest()
+    details = {
+        **_dataset_summary(ds),
+        "definition": ds.definition,
+        "files": [{"path": e.path, "size": e.size, "hash": e.content_hash} for e in manifest.entries],
+        "lineage": lineage_of(ws, ds.id),
+    }
+    _print(details, args.json)
+    return 0
+
+
+def cmd_dataset_versions(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets.versioning import list_versions
+
+    rows = [
+        {"version": r.version, "fingerprint": r.fingerprint, "created": r.created_at, "tags": r.tags}
+        for r in list_versions(_workspace(args), args.name)
+    ]
+    _print(rows, args.json)
+    return 0
+
+
+def cmd_dataset_register(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets import Dataset
+    from airflow_mlw.datastores import Datastore
+
+    ws = _workspace(args)
+    source = (Datastore(ws, args.datastore), args.path)
+    factory = Dataset.Tabular.from_delimited_files if args.tabular else Dataset.File.from_files
+    tags = dict(tag.split("=", 1) for tag in args.tag or [])
+    registered = factory(source).register(
+        ws,
+        args.name,
+        description=args.description,
+        tags=tags,
+        create_new_version=True,
+        snapshot=args.snapshot,
+    )
+    _print(_dataset_summary(registered), args.json)
+    return 0
+
+
+def cmd_dataset_download(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets import Dataset
+
+    ds = Dataset.get_by_name(_workspace(args), args.name, args.version)
+    if ds.kind == "tabular":
+        from airflow_mlw.datasets import FileDataset
+
+        ds = FileDataset(ds.definition, ds.workspace, ds._record)
+    paths = ds.download(args.target_path, overwrite=args.overwrite, validate=not args.no_validate)
+    _print({"name": ds.name, "version": ds.version, "files": paths}, args.json)
+    return 0
+
+
+def cmd_dataset_diff(args: argparse.Namespace) -> int:
+    from airflow_mlw.datasets import Dataset
+
+    ws = _workspace(args)
+    old = Dataset.get_by_name(ws, args.name, args.v1).manifest()
+    new = Dataset.get_by_name(ws, args.name, args.v2).manifest()
+    old_by_path = {e.path: e for e in old.entries}
+    new_by_path = {e.path: e for e in new.entries}
+    changed = sorted(p for p in old_by_path.keys() & new_by_path.keys() if old_by_path[p] != new_by_path[p])
+    diff = {
+        "name": args.name,
+        "from": args.v1,
+        "to": args.v2,
+        "added": sorted(new_by_path.keys() - old_by_path.keys()),
+        "removed": sorted(old_by_path.keys() - new_by_path.keys()),
+        "changed": changed,
+    }
+    _print(diff, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
     parser.add_argument("--registry-url", help="registry SQLAlchemy URL (overrides the config)")
     parser.add_argument("--json", action="store_true", help="print JSON even on a terminal")
+    parser.add_argument("--workspace", help="workspace name (default: the configured one)")
     groups = parser.add_subparsers(dest="group", required=True)
 
     def add(
@@ -182,10 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     init = add(workspace, "init", cmd_workspace_init, "create the workspace (idempotent) and show it")
-    init.add_argument("--name", help="workspace name (default: the configured one)")
+    init.add_argument("--name", dest="workspace", help="workspace name (default: the configured one)")
     init.add_argument("--write-config", metavar="DIR", help="also write DIR/.mlw/config.json")
     show = add(workspace, "show", cmd_workspace_show, "show what the workspace holds")
-    show.add_argument("--name", help="workspace name (default: the configured one)")
+    show.add_argument("--name", dest="workspace", help="workspace name (default: the configured one)")
     add(workspace, "list", cmd_workspace_list, "list workspaces in the registry")
 
     datastore = groups.add_parser("datastore", help="register datastores and move files").add_subparsers(
@@ -226,6 +331,38 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("target_path")
     download.add_argument("--prefix", help="datastore path prefix (whole segments)")
     download.add_argument("--overwrite", action="store_true", help="replace differing local files")
+
+    dataset = groups.add_parser("dataset", help="versioned datasets").add_subparsers(
+        dest="command", required=True
+    )
+    add(dataset, "list", cmd_dataset_list, "latest version of every dataset")
+    ds_show = add(dataset, "show", cmd_dataset_show, "one version: definition, files, lineage")
+    ds_show.add_argument("name")
+    ds_show.add_argument("--version", default="latest")
+    ds_versions = add(dataset, "versions", cmd_dataset_versions, "every version of a dataset")
+    ds_versions.add_argument("name")
+    ds_register = add(
+        dataset, "register", cmd_dataset_register, "register files on a datastore (new version if changed)"
+    )
+    ds_register.add_argument("name")
+    ds_register.add_argument("path", help="glob on the datastore, e.g. 'data/**/*.csv'")
+    ds_register.add_argument("--datastore", help="datastore (default: the workspace default)")
+    ds_register.add_argument(
+        "--tabular", action="store_true", help="delimited files (default: a file dataset)"
+    )
+    ds_register.add_argument("--description")
+    ds_register.add_argument("--tag", action="append", metavar="K=V")
+    ds_register.add_argument("--snapshot", action="store_true", help="copy into content-addressed storage")
+    ds_download = add(dataset, "download", cmd_dataset_download, "download a version's files")
+    ds_download.add_argument("name")
+    ds_download.add_argument("target_path")
+    ds_download.add_argument("--version", default="latest")
+    ds_download.add_argument("--overwrite", action="store_true")
+    ds_download.add_argument("--no-validate", action="store_true", help="skip the drift check")
+    ds_diff = add(dataset, "diff", cmd_dataset_diff, "files added, removed and changed between versions")
+    ds_diff.add_argument("name")
+    ds_diff.add_argument("v1")
+    ds_diff.add_argument("v2")
 
     db = groups.add_parser("db", help="registry database").add_subparsers(dest="command", required=True)
     add(db, "upgrade", cmd_db_upgrade, "apply pending registry migrations")

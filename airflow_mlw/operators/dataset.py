@@ -71,6 +71,7 @@ class RegisterDatasetOperator(BaseOperator):
 
         ws = workspace_or_configured(self.workspace)
         source = (Datastore(ws, self.datastore_name), self.path)
+        definition: Any
         if self.dataset_type == "tabular":
             definition = Dataset.Tabular.from_delimited_files(source, **self.read_options)
         else:

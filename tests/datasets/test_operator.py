@@ -12,10 +12,9 @@ from tests.airflow_harness import run_dag, task_states, xcom_of
 
 
 def asset_event_extras(uri: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.scalars(
