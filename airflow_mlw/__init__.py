@@ -10,13 +10,14 @@ from airflow_mlw._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = ["Workspace", "Datastore", "MlwError", "__version__"]
+__all__ = ["Workspace", "Datastore", "Dataset", "MlwError", "__version__"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "Workspace": "airflow_mlw.workspace",
         "Datastore": "airflow_mlw.datastores",
+        "Dataset": "airflow_mlw.datasets",
         "MlwError": "airflow_mlw.exceptions",
     },
 )

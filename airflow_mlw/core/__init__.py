@@ -5,12 +5,13 @@ from __future__ import annotations
 from airflow_mlw import __version__ as VERSION
 from airflow_mlw._lazy import lazy_exports
 
-__all__ = ["VERSION", "Workspace", "Datastore"]
+__all__ = ["VERSION", "Workspace", "Datastore", "Dataset"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "Workspace": "airflow_mlw.workspace",
         "Datastore": "airflow_mlw.datastores",
+        "Dataset": "airflow_mlw.datasets",
     },
 )

@@ -270,19 +270,21 @@ class AbstractDataset:
         located, remote = [], []
         cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
         for entry in manifest.entries:
-            key = _snapshot_key(entry.content_hash)
+            key = _snapshot_key(entry)
             if isinstance(backend, LocalBackend):
                 located.append((entry, backend.full_path(key)))
             else:
                 target = cache / "snapshot" / key
                 located.append((entry, target))
-                remote.append((_entry_at(entry, key), backend, target))
+                remote.append(
+                    (
+                        ManifestEntry(entry.path, entry.size, entry.content_hash, entry.source, key),
+                        backend,
+                        target,
+                    )
+                )
         _fetch(remote)
         return located
-
-
-def _entry_at(entry: ManifestEntry, location: str) -> ManifestEntry:
-    return ManifestEntry(entry.path, entry.size, entry.content_hash, entry.source, location)
 
 
 def _backends_for(workspace: Workspace, sources: list[Source]) -> list[StorageBackend]:
@@ -293,24 +295,20 @@ def _backends_for(workspace: Workspace, sources: list[Source]) -> list[StorageBa
 
 def _fetch(items: list[tuple[ManifestEntry, StorageBackend, Path]]) -> None:
     """Download missing cache files (checked against the manifest's content hash)."""
-    from airflow_mlw.datastores.base import FileInfo
-
     missing = [(e, b, t) for e, b, t in items if not (t.exists() and t.stat().st_size == e.size)]
     if not missing:
         return
 
     def get(item: tuple[ManifestEntry, StorageBackend, Path]) -> None:
         entry, backend, target = item
-        kind, _, digest = entry.content_hash.partition(":")
-        backend.get_file(FileInfo(entry.location, entry.size, digest or None, kind or None), target)
+        backend.get_file(entry.file_info(), target)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(get, missing))
 
 
-def _snapshot_key(content_hash: str) -> str:
-    kind, _, digest = content_hash.partition(":")
-    return f"{SNAPSHOT_PREFIX}/{kind.replace(':', '-')}/{digest[:2]}/{digest}"
+def _snapshot_key(entry: ManifestEntry) -> str:
+    return f"{SNAPSHOT_PREFIX}/{entry.hash_kind.replace(':', '-')}/{entry.digest[:2]}/{entry.digest}"
 
 
 def _snapshot(workspace: Workspace, manifest: Manifest, backends: list[StorageBackend]) -> dict[str, Any]:
@@ -322,7 +320,7 @@ def _snapshot(workspace: Workspace, manifest: Manifest, backends: list[StorageBa
     present = {info.path for info in target.list(SNAPSHOT_PREFIX)}
     todo = {}
     for entry in manifest.entries:
-        key = _snapshot_key(entry.content_hash)
+        key = _snapshot_key(entry)
         if key not in present:
             todo[key] = entry
 
@@ -334,10 +332,7 @@ def _snapshot(workspace: Workspace, manifest: Manifest, backends: list[StorageBa
             return
         with tempfile.TemporaryDirectory(prefix="mlw-snapshot-") as scratch:
             local = Path(scratch) / "file"
-            kind, _, digest = entry.content_hash.partition(":")
-            from airflow_mlw.datastores.base import FileInfo
-
-            source.get_file(FileInfo(entry.location, entry.size, digest, kind), local)
+            source.get_file(entry.file_info(), local)
             target.put_file(local, key)
 
     with ThreadPoolExecutor(8) as pool:

@@ -36,6 +36,21 @@ class ManifestEntry:
     def to_json(self) -> list[Any]:
         return [self.path, self.size, self.content_hash, self.source, self.location]
 
+    @property
+    def hash_kind(self) -> str:
+        """Digest kind of ``content_hash`` (``sha256``, ``md5``, ``s3etag:<part size>``...)."""
+        return self.content_hash.rpartition(":")[0]
+
+    @property
+    def digest(self) -> str:
+        return self.content_hash.rpartition(":")[2]
+
+    def file_info(self, location: str | None = None) -> FileInfo:
+        """The file as its store sees it (at ``location`` if given), with the checksum to verify."""
+        from airflow_mlw.datastores.base import FileInfo
+
+        return FileInfo(location or self.location, self.size, self.digest or None, self.hash_kind or None)
+
     @classmethod
     def from_json(cls, row: list[Any]) -> ManifestEntry:
         return cls(str(row[0]), int(row[1]), str(row[2]), int(row[3]), str(row[4]))

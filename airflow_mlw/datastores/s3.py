@@ -62,7 +62,7 @@ class S3Backend(StorageBackend):
         except ImportError:
             raise MlwError("S3 datastores need the amazon provider: pip install 'airflow-mlw[s3]'") from None
         try:
-            hook = S3Hook(aws_conn_id=self.aws_conn_id, config=Config(max_pool_connections=32))
+            hook = S3Hook(aws_conn_id=self.aws_conn_id, config=Config(max_pool_connections=64))
             return hook.get_conn()
         except Exception as exc:  # the hook raises AirflowNotFoundException and friends
             raise self._error(exc) from None

@@ -17,6 +17,8 @@ def test_register_download_mount_and_read_on_every_backend(file_datastore: Any, 
     (src / "a" / "one.csv").write_text("x,y\n1,2\n")
     (src / "a" / "two.csv").write_text("x,y\n3,4\n")
     (src / "notes.txt").write_text("n")
+    (src / "big").mkdir()
+    (src / "big" / "blob.bin").write_bytes(os.urandom(9 << 20))  # S3: a multipart ETag
     file_datastore.upload(src, "ds", show_progress=False)
     workspace = file_datastore.workspace
 
@@ -28,6 +30,10 @@ def test_register_download_mount_and_read_on_every_backend(file_datastore: Any, 
         assert sorted(os.listdir(mounted.mount_point)) == ["one.csv", "two.csv"]
         assert (Path(mounted.mount_point) / "two.csv").read_text() == "x,y\n3,4\n"
     assert not (Path(mounted.mount_point) / "two.csv").exists(), "unmounted on exit"
+
+    big = Dataset.File.from_files((file_datastore, "ds/big")).register(workspace, "big")
+    (local_big,) = big.download(tmp_path / "big")
+    assert Path(local_big).read_bytes() == (src / "big" / "blob.bin").read_bytes()
 
     table = Dataset.Tabular.from_delimited_files((file_datastore, "ds/a/*.csv")).register(workspace, "table")
     assert sorted(table.to_pandas_dataframe()["y"].tolist()) == [2, 4]

@@ -1,0 +1,16 @@
+"""``azureml.data`` -> ``airflow_mlw.data``: dataset classes and data references, lazily."""
+
+from __future__ import annotations
+
+from airflow_mlw._lazy import lazy_exports
+
+__all__ = ["TabularDataset", "FileDataset", "DataReference"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "TabularDataset": "airflow_mlw.datasets",
+        "FileDataset": "airflow_mlw.datasets",
+        "DataReference": "airflow_mlw.datastores.reference",
+    },
+)
