@@ -19,6 +19,7 @@ from airflow_mlw.exceptions import ConfigError
 DEFAULT_WORKSPACE_NAME = "default"
 DEFAULT_DATASTORE_NAME = "workspacelocalstore"
 DEFAULT_BASE_IMAGE = "mlw-base:bookworm"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 #: Option name -> (description, example) for the ``[mlw]`` section, shared with provider info.
 OPTIONS: dict[str, tuple[str, str]] = {
@@ -34,7 +35,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
         DEFAULT_BASE_IMAGE,
     ),
     "build_ca_bundle": (
-        "CA bundle copied into image builds and named by PIP_CERT (corporate proxies).",
+        "CA bundle copied into image builds and named by PIP_CERT (corporate proxies); "
+        "default: the host's /etc/ssl/certs/ca-certificates.crt when present.",
         "/etc/ssl/certs/ca-certificates.crt",
     ),
     "pip_index_url": ("Package index used by image and virtualenv builds.", "https://pypi.org/simple"),
@@ -161,6 +163,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     home = Path(values.get("home") or airflow_home() / "mlw").expanduser()
     values["home"] = str(home)
     values.setdefault("registry_url", f"sqlite:///{home / 'registry.db'}")
+    # The host's trust store goes into image builds unless told otherwise (corporate proxy CAs).
+    if "build_ca_bundle" not in values and Path(SYSTEM_CA_BUNDLE).is_file():
+        values["build_ca_bundle"] = SYSTEM_CA_BUNDLE
     names = {f.name for f in fields(MlwSettings)}
     unknown = sorted(set(values) - names)
     if unknown:

@@ -74,3 +74,15 @@ class DatasetDriftError(DatasetError):
     def __init__(self, message: str, changed: list[str], added: list[str], removed: list[str]) -> None:
         super().__init__(message)
         self.changed, self.added, self.removed = changed, added, removed
+
+
+class MlwEnvironmentError(MlwError):
+    """An environment definition, registration or image build failed because of its input."""
+
+
+class ComputeTargetException(MlwError):
+    """An unknown or misconfigured compute target (Azure's name, kept for ported code)."""
+
+
+class ScriptFailedError(MlwError):
+    """A script exited non-zero; the message carries the exit code and the tail of its stderr."""

@@ -261,6 +261,26 @@ class Workspace:
 
         return {ds.name: ds for ds in Datastore.list(self)}
 
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        """Compute targets by name (``local`` always present)."""
+        from airflow_mlw.compute import ComputeTarget
+
+        return {target.name: target for target in ComputeTarget.list(self)}
+
+    @property
+    def environments(self) -> dict[str, Any]:
+        """Latest version of every environment, curated ``MLW-*`` ones included."""
+        from airflow_mlw.environments.spec import Environment
+
+        return Environment.list(self)
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        from airflow_mlw.runs import Experiment
+
+        return {experiment.name: experiment for experiment in Experiment.list(self)}
+
     def resolve_datastore_name(self, name: str) -> str:
         """Azure's built-in names ``workspaceblobstore`` / ``workspacefilestore`` mean the default."""
         if name in ("workspaceblobstore", "workspacefilestore"):

@@ -6,39 +6,11 @@ is bagged and synced first (a DagBundleModel row, DagBag.bag_dag, sync_bag_to_db
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-BUNDLE = "mlw-tests"
-_ready = threading.Lock()
-_migrated = False
+from airflow_mlw.runs.inprocess import ensure_metadata_db, run_dag
 
-
-def ensure_metadata_db() -> None:
-    global _migrated
-    with _ready:
-        if _migrated:
-            return
-        from airflow.models.dagbundle import DagBundleModel
-        from airflow.utils import db
-        from airflow.utils.session import create_session
-
-        db.initdb()
-        with create_session() as session:
-            if session.get(DagBundleModel, BUNDLE) is None:
-                session.add(DagBundleModel(name=BUNDLE))
-        _migrated = True
-
-
-def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
-    """Serialize ``dag`` into the metadata DB and run it with ``dag.test()``; returns the DagRun."""
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    ensure_metadata_db()
-    bag = DagBag(dag_folder="/nonexistent-mlw-dags")
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version=None)
-    return dag.test(run_conf=conf)
+__all__ = ["ensure_metadata_db", "run_dag", "task_states", "xcom_of"]
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

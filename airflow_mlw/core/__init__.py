@@ -5,7 +5,17 @@ from __future__ import annotations
 from airflow_mlw import __version__ as VERSION
 from airflow_mlw._lazy import lazy_exports
 
-__all__ = ["VERSION", "Workspace", "Datastore", "Dataset"]
+__all__ = [
+    "VERSION",
+    "ComputeTarget",
+    "Datastore",
+    "Dataset",
+    "Environment",
+    "Experiment",
+    "Run",
+    "ScriptRunConfig",
+    "Workspace",
+]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -13,5 +23,10 @@ __getattr__, __dir__ = lazy_exports(
         "Workspace": "airflow_mlw.workspace",
         "Datastore": "airflow_mlw.datastores",
         "Dataset": "airflow_mlw.datasets",
+        "Environment": "airflow_mlw.environments.spec",
+        "Experiment": "airflow_mlw.runs",
+        "ScriptRunConfig": "airflow_mlw.runs",
+        "ComputeTarget": "airflow_mlw.compute",
+        "Run": "airflow_mlw.run",
     },
 )

@@ -1,0 +1,267 @@
+"""Compute targets: where a script runs.
+
+| target | runs as |
+|---|---|
+| ``local`` (always present) | a subprocess on the Airflow worker |
+| ``DockerCompute`` | a container on the worker's Docker engine (docker provider's DockerOperator) |
+| ``ClusterCompute`` / ``AmlCompute`` | tasks on a Celery queue, limited by an Airflow pool ``mlw-<name>`` of ``max_nodes`` slots |
+| ``AttachedCompute`` | a container on another host's Docker engine (``docker_url``) |
+| ``KubernetesCompute`` | a pod through KubernetesPodOperator (pod spec only: no cluster here) |
+
+Looking a target up (``ComputeTarget(ws, name)``) reads the registry, as Azure's call does; DAG
+files can pass the target's name to steps instead, which reads nothing at parse time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+
+from airflow_mlw.exceptions import ComputeTargetException
+from airflow_mlw.registry.models import ComputeTargetRow
+
+LOCAL_NAME = "local"
+
+
+@dataclass
+class ComputeConfiguration:
+    """What ``provisioning_configuration()`` / ``attach_configuration()`` return."""
+
+    kind: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class ComputeTarget:
+    """A registered compute target; ``ComputeTarget(workspace=ws, name=name)`` looks it up.
+
+    :raises ComputeTargetException: no target of that name (or of this class's type)
+    """
+
+    kind: ClassVar[str] = ""
+    #: Azure's ``type`` string.
+    type_name: ClassVar[str] = ""
+
+    def __new__(cls, workspace: Any = None, name: str | None = None) -> Any:
+        if workspace is None or name is None:
+            return super().__new__(cls)
+        kind, config = _lookup(workspace, name)
+        target_cls = KINDS[kind]
+        if cls not in (ComputeTarget, target_cls):
+            raise ComputeTargetException(
+                f"compute target {name!r} is a {target_cls.type_name}, not a {cls.type_name}"
+            )
+        target = super().__new__(target_cls)
+        target._setup(workspace, name, config)
+        return target
+
+    def __init__(self, workspace: Any = None, name: str | None = None) -> None:
+        pass  # set up in __new__ / _setup
+
+    def _setup(self, workspace: Any, name: str, config: dict[str, Any]) -> None:
+        self.workspace = workspace
+        self.name = name
+        self.config = dict(config)
+
+    @property
+    def type(self) -> str:
+        return self.type_name
+
+    @staticmethod
+    def create(workspace: Any, name: str, provisioning_configuration: ComputeConfiguration) -> Any:
+        """Register a target (idempotent for an identical configuration)."""
+        config = provisioning_configuration
+        if name == LOCAL_NAME:
+            raise ComputeTargetException("the name 'local' is built in; choose another name")
+        settings = dict(config.settings)
+        if config.kind == ClusterCompute.kind and not settings.get("queue"):
+            settings["queue"] = name
+        ws_id = workspace._workspace_id()
+        with workspace.store.session(write=True) as session:
+            row = session.scalar(
+                select(ComputeTargetRow).where(
+                    ComputeTargetRow.workspace_id == ws_id, ComputeTargetRow.name == name
+                )
+            )
+            if row is not None and (row.kind, row.config) != (config.kind, settings):
+                raise ComputeTargetException(f"compute target {name!r} exists with another configuration")
+            if row is None:
+                session.add(
+                    ComputeTargetRow(workspace_id=ws_id, name=name, kind=config.kind, config=settings)
+                )
+        return ComputeTarget(workspace, name)
+
+    @staticmethod
+    def list(workspace: Any) -> list[Any]:
+        ws_id = workspace._workspace_id()
+        with workspace.store.session() as session:
+            names = session.scalars(
+                select(ComputeTargetRow.name)
+                .where(ComputeTargetRow.workspace_id == ws_id)
+                .order_by(ComputeTargetRow.name)
+            ).all()
+        return [ComputeTarget(workspace, LOCAL_NAME)] + [ComputeTarget(workspace, n) for n in names]
+
+    def wait_for_completion(
+        self, show_output: bool = False, min_node_count: int | None = None, timeout_in_minutes: int = 20
+    ) -> None:
+        """Nothing to provision: targets are ready once registered (kept for ported code)."""
+        if show_output:
+            print(f"compute target {self.name!r} ({self.type}) is ready")
+
+    def get_status(self) -> str:
+        return "Succeeded"
+
+    def delete(self) -> None:
+        from sqlalchemy import delete
+
+        with self.workspace.store.session(write=True) as session:
+            session.execute(
+                delete(ComputeTargetRow).where(
+                    ComputeTargetRow.workspace_id == self.workspace._workspace_id(),
+                    ComputeTargetRow.name == self.name,
+                )
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, **self.config}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _lookup(workspace: Any, name: str) -> tuple[str, dict[str, Any]]:
+    if name == LOCAL_NAME:
+        return LocalCompute.kind, {}
+    ws_id = workspace._workspace_id()
+    with workspace.store.session() as session:
+        row = session.scalar(
+            select(ComputeTargetRow).where(
+                ComputeTargetRow.workspace_id == ws_id, ComputeTargetRow.name == name
+            )
+        )
+        if row is None:
+            raise ComputeTargetException(f"compute target {name!r} not found in workspace {workspace.name!r}")
+        return row.kind, dict(row.config)
+
+
+class LocalCompute(ComputeTarget):
+    """A subprocess on the Airflow worker."""
+
+    kind = "local"
+    type_name = "Local"
+
+    @staticmethod
+    def provisioning_configuration() -> ComputeConfiguration:
+        return ComputeConfiguration(LocalCompute.kind)
+
+
+class DockerCompute(ComputeTarget):
+    """A container on the worker's Docker engine (or ``docker_url``)."""
+
+    kind = "docker"
+    type_name = "Docker"
+
+    @staticmethod
+    def provisioning_configuration(
+        docker_url: str | None = None,
+        cpus: float | None = None,
+        mem_limit: str | None = None,
+        gpus: int | None = None,
+        shm_size: str | None = None,
+        network_mode: str = "bridge",
+    ) -> ComputeConfiguration:
+        return ComputeConfiguration(
+            DockerCompute.kind,
+            {
+                "docker_url": docker_url,
+                "cpus": cpus,
+                "mem_limit": mem_limit,
+                "gpus": gpus,
+                "shm_size": shm_size,
+                "network_mode": network_mode,
+            },
+        )
+
+
+class ClusterCompute(ComputeTarget):
+    """Steps on a Celery queue; at most ``max_nodes`` at once (Airflow pool ``mlw-<name>``)."""
+
+    kind = "cluster"
+    type_name = "AmlCompute"
+
+    @staticmethod
+    def provisioning_configuration(
+        queue: str | None = None,
+        max_nodes: int = 4,
+        vm_size: str | None = None,
+        vm_priority: str = "dedicated",
+        min_nodes: int = 0,
+        idle_seconds_before_scaledown: int | None = None,
+        **_azure_only: Any,
+    ) -> ComputeConfiguration:
+        if int(max_nodes) < 1:
+            raise ComputeTargetException(f"max_nodes must be at least 1, not {max_nodes!r}")
+        return ComputeConfiguration(
+            ClusterCompute.kind, {"queue": queue, "max_nodes": int(max_nodes), "vm_size": vm_size}
+        )
+
+    @property
+    def pool(self) -> str:
+        return f"mlw-{self.name}"
+
+    @property
+    def queue(self) -> str:
+        return str(self.config.get("queue") or self.name)
+
+
+AmlCompute = ClusterCompute
+
+
+class AttachedCompute(ComputeTarget):
+    """A Docker engine on another host."""
+
+    kind = "attached"
+    type_name = "Attached"
+
+    @staticmethod
+    def attach_configuration(docker_url: str, **settings: Any) -> ComputeConfiguration:
+        if not docker_url:
+            raise ComputeTargetException("URL to the Docker server not provided.")
+        return ComputeConfiguration(AttachedCompute.kind, {"docker_url": docker_url, **settings})
+
+    @staticmethod
+    def attach(workspace: Any, name: str, attach_configuration: ComputeConfiguration) -> Any:
+        return ComputeTarget.create(workspace, name, attach_configuration)
+
+
+class KubernetesCompute(ComputeTarget):
+    """Pods through KubernetesPodOperator (no cluster runs here: only the pod spec is tested)."""
+
+    kind = "kubernetes"
+    type_name = "Kubernetes"
+
+    @staticmethod
+    def provisioning_configuration(namespace: str = "default", **settings: Any) -> ComputeConfiguration:
+        return ComputeConfiguration(KubernetesCompute.kind, {"namespace": namespace, **settings})
+
+
+KINDS: dict[str, type[ComputeTarget]] = {
+    cls.kind: cls for cls in (LocalCompute, DockerCompute, ClusterCompute, AttachedCompute, KubernetesCompute)
+}
+DEFAULT_CPU_IMAGE = "mlw-base:bookworm"
+DEFAULT_GPU_IMAGE = DEFAULT_CPU_IMAGE
+
+__all__ = [
+    "AmlCompute",
+    "AttachedCompute",
+    "ClusterCompute",
+    "ComputeConfiguration",
+    "ComputeTarget",
+    "ComputeTargetException",
+    "DEFAULT_CPU_IMAGE",
+    "DockerCompute",
+    "KubernetesCompute",
+    "LocalCompute",
+]

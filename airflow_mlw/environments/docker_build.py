@@ -1,0 +1,190 @@
+"""Docker images of environments: a Dockerfile from the spec, built once per spec and base image.
+
+Tag ``mlw-env/<name>:<hash>`` where the hash covers the spec hash and the base image's id. An
+existing tag is never rebuilt; two tasks asking for the same missing image take a file lock, so
+one builds and the other finds the tag. Builds honour ``[mlw] build_ca_bundle``,
+``pip_index_url`` and ``pip_extra_index_url`` (corporate proxies and mirrors) and stream their
+log into the task log; a failed build leaves no tag behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import logging
+import re
+import shlex
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.exceptions import MlwEnvironmentError
+
+if TYPE_CHECKING:
+    from airflow_mlw.config import MlwSettings
+    from airflow_mlw.environments.spec import Environment
+
+log = logging.getLogger(__name__)
+ENV_PREFIX = "/opt/mlw-env"
+CA_PATH = "/etc/mlw/ca-bundle.crt"
+MICROMAMBA_URL = "https://micro.mamba.pm/api/micromamba/linux-64/latest"
+
+
+def docker_client(docker_url: str | None = None) -> Any:
+    """A Docker client, or a clear error naming the engine URL."""
+    try:
+        import docker
+    except ImportError:
+        raise MlwEnvironmentError(
+            "Docker environments need the docker extra: pip install 'airflow-mlw[docker]'"
+        ) from None
+    url = docker_url or "unix:///var/run/docker.sock"
+    try:
+        client = docker.DockerClient(base_url=url, timeout=120)
+        client.ping()
+    except Exception as exc:
+        raise MlwEnvironmentError(f"Docker engine at {url} is unreachable ({type(exc).__name__})") from None
+    return client
+
+
+def repository(name: str) -> str:
+    return "mlw-env/" + (re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "env")
+
+
+def image_tag(env: Environment, base_image_id: str) -> str:
+    digest = hashlib.sha256(f"{env.spec_hash}\n{base_image_id}".encode()).hexdigest()[:20]
+    return f"{repository(env.name)}:{digest}"
+
+
+def dockerfile(env: Environment, settings: MlwSettings, base_image: str) -> str:
+    """The Dockerfile of ``env``: venv + pip without conda packages, micromamba with them."""
+    deps = env.python.conda_dependencies
+    lines = [f"FROM {base_image}", f'LABEL mlw.environment="{env.name}" mlw.spec-hash="{env.spec_hash}"']
+    if settings.build_ca_bundle:
+        lines += [
+            f"COPY ca-bundle.crt {CA_PATH}",
+            f"ENV PIP_CERT={CA_PATH} SSL_CERT_FILE={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH}",
+        ]
+    if settings.pip_index_url:
+        lines.append(f"ENV PIP_INDEX_URL={settings.pip_index_url}")
+    if settings.pip_extra_index_url:
+        lines.append(f"ENV PIP_EXTRA_INDEX_URL={settings.pip_extra_index_url}")
+    pip_packages = deps.installable_pip_packages()
+    conda_packages = list(deps.conda_packages)
+    if conda_packages and settings.conda_packages_via == "pip":
+        lines.append(
+            f'RUN echo "[mlw] conda_packages_via = pip: installing conda packages {" ".join(conda_packages)} from the pip index"'
+        )
+        pip_packages = conda_packages + pip_packages
+        conda_packages = []
+    pip_install = (
+        f"{ENV_PREFIX}/bin/pip install --no-cache-dir --disable-pip-version-check {' '.join(shlex.quote(p) for p in pip_packages)}"
+        if pip_packages
+        else "true"
+    )
+    if conda_packages or (deps.python_version and settings.conda_packages_via != "pip"):
+        channels = " ".join(f"-c {shlex.quote(c)}" for c in (deps.channels or ["conda-forge"]))
+        python = f"python={deps.python_version}" if deps.python_version else "python"
+        fetch = (
+            'python3 -c "import io, tarfile, urllib.request; '
+            f"tarfile.open(fileobj=io.BytesIO(urllib.request.urlopen('{MICROMAMBA_URL}').read()), mode='r:bz2')"
+            ".extract('bin/micromamba', '/usr/local')\""
+        )
+        lines.append(f"RUN {fetch}")
+        packages = " ".join(shlex.quote(p) for p in [python, "pip", *conda_packages])
+        lines.append(
+            f"RUN /usr/local/bin/micromamba create -y -p {ENV_PREFIX} {channels} {packages} && /usr/local/bin/micromamba clean -a -y"
+        )
+        lines.append(f"RUN {pip_install}")
+    else:
+        lines.append(f"RUN python3 -m venv {ENV_PREFIX} && {pip_install}")
+    lines.append(f"ENV PATH={ENV_PREFIX}/bin:$PATH PYTHONUNBUFFERED=1")
+    for key, value in sorted(env.environment_variables.items()):
+        lines.append(f"ENV {key}={shlex.quote(str(value))}")
+    return "\n".join(lines) + "\n"
+
+
+def _context(text: str, settings: MlwSettings) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        files = {"Dockerfile": text.encode()}
+        if settings.build_ca_bundle:
+            try:
+                files["ca-bundle.crt"] = Path(settings.build_ca_bundle).read_bytes()
+            except OSError as exc:
+                raise MlwEnvironmentError(
+                    f"cannot read [mlw] build_ca_bundle {settings.build_ca_bundle}: {exc.strerror}"
+                ) from None
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def ensure_image(env: Environment, workspace: Any = None, docker_url: str | None = None) -> str:
+    """The image tag of ``env``, building it (once, under a lock) when the engine lacks it."""
+    from airflow_mlw.workspace import Workspace
+
+    ws = workspace or Workspace.from_config()
+    settings = ws.settings
+    client = docker_client(docker_url)
+    base = env.docker.base_image or settings.default_base_image
+    try:
+        base_id = client.images.get(base).id
+    except Exception:
+        raise MlwEnvironmentError(
+            f"base image {base!r} is not on the Docker engine; pull it, or build one from Debian packages "
+            "with scripts/build-base-image.sh"
+        ) from None
+    tag = image_tag(env, base_id)
+    if _has_image(client, tag):
+        return tag
+    lock_path = Path(settings.home) / "locks" / f"{tag.replace('/', '_').replace(':', '_')}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _has_image(client, tag):
+            log.info("image %s was built by another task meanwhile", tag)
+            return tag
+        _build(client, env, settings, base, tag)
+    return tag
+
+
+def _has_image(client: Any, tag: str) -> bool:
+    import docker
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _build(client: Any, env: Environment, settings: MlwSettings, base: str, tag: str) -> None:
+    text = dockerfile(env, settings, base)
+    log.info("building image %s for environment %r", tag, env.name)
+    tail: list[str] = []
+    stream = client.api.build(
+        fileobj=_context(text, settings),
+        custom_context=True,
+        tag=tag,
+        network_mode="host",
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
+    for chunk in stream:
+        if "stream" in chunk:
+            for line in chunk["stream"].splitlines():
+                if line.strip():
+                    log.info("[build] %s", line)
+                    tail = (tail + [line])[-20:]
+        if "error" in chunk:
+            message = chunk["error"].strip()
+            raise MlwEnvironmentError(
+                f"building environment {env.name!r} failed: {message}\n" + "\n".join(tail[-12:])
+            )
+    log.info("built image %s", tag)

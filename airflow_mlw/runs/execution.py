@@ -1,0 +1,151 @@
+"""One script run, whatever the compute: working copy, run context, metrics, status in the registry.
+
+The compute-specific part (a subprocess, a container) only starts ``python <script> <args>`` in
+the prepared folder with the prepared environment variables; everything else is here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_mlw.exceptions import MlwError
+from airflow_mlw.registry.models import MetricRow, RunRow, utcnow
+from airflow_mlw.run import CONTEXT_ENV
+
+log = logging.getLogger(__name__)
+RUNTIME_MOUNT = "/opt/mlw-runtime"
+STDERR_TAIL = 20
+
+
+@dataclass
+class ScriptSpec:
+    """What to run: the script in a snapshot of ``source_directory``, with arguments."""
+
+    source_directory: str
+    script: str
+    arguments: list[str] = field(default_factory=list)
+    environment_variables: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        source = Path(self.source_directory)
+        if not source.is_dir():
+            raise MlwError(f"source_directory {source} does not exist")
+        if not (source / self.script).is_file():
+            raise MlwError(f"script {self.script!r} not found in source_directory {source}")
+
+
+def runtime_path() -> Path:
+    """A folder holding only the ``airflow_mlw`` package, for ``PYTHONPATH`` in any interpreter."""
+    import airflow_mlw
+
+    package = Path(airflow_mlw.__file__).parent
+    shim = (
+        Path(tempfile.gettempdir())
+        / f"mlw-runtime-{airflow_mlw.__version__}-{abs(hash(str(package))) % 10**8}"
+    )
+    link = shim / "airflow_mlw"
+    if not link.exists():
+        shim.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(package, target_is_directory=True)
+        except FileExistsError:
+            pass
+    return shim
+
+
+class ScriptExecution:
+    """Prepares a working copy and a run context; afterwards collects metrics into the registry.
+
+    :param workspace: the workspace
+    :param run_id: registry id of the run (a ``mlw_runs`` row)
+    """
+
+    def __init__(self, workspace: Any, run_id: str, spec: ScriptSpec) -> None:
+        self.workspace = workspace
+        self.run_id = run_id
+        self.spec = spec
+        self.folder = Path(tempfile.mkdtemp(prefix="mlw-run-"))
+        self.workdir = self.folder / "source"
+        self.metrics_file = self.folder / "metrics.jsonl"
+        self.outputs_dir = self.workdir / "outputs"
+
+    def prepare(self, inputs: dict[str, Any] | None = None, in_container: bool = False) -> dict[str, str]:
+        """Copy the source, write the context file; returns the environment variables of the script."""
+        self.spec.check()
+        shutil.copytree(self.spec.source_directory, self.workdir, symlinks=True)
+        self.outputs_dir.mkdir(exist_ok=True)
+        root = "/mlw/run" if in_container else str(self.folder)
+        context = {
+            "run_id": self.run_id,
+            "metrics_file": f"{root}/metrics.jsonl",
+            "outputs_dir": f"{root}/source/outputs",
+            "inputs": inputs or {},
+        }
+        (self.folder / "context.json").write_text(json.dumps(context))
+        self.metrics_file.touch()
+        environ = dict(self.spec.environment_variables)
+        environ[CONTEXT_ENV] = f"{root}/context.json"
+        environ["PYTHONPATH"] = RUNTIME_MOUNT if in_container else str(runtime_path())
+        environ["PYTHONUNBUFFERED"] = "1"
+        return environ
+
+    def set_status(self, status: str, **values: Any) -> None:
+        with self.workspace.store.session(write=True) as session:
+            row = session.get(RunRow, self.run_id)
+            if row is None:
+                raise MlwError(f"run {self.run_id} is not in the registry")
+            row.status = status
+            if status == "Running":
+                row.started_at = utcnow()
+            if status in ("Finished", "Failed", "Canceled"):
+                row.finished_at = utcnow()
+            for key, value in values.items():
+                setattr(row, key, value)
+
+    def collect_metrics(self) -> dict[str, Any]:
+        """Metrics the script logged, stored in the registry; returns name -> value (series: a list)."""
+        metrics: dict[str, Any] = {}
+        rows = []
+        for line in self.metrics_file.read_text().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            rows.append(
+                MetricRow(run_id=self.run_id, name=record["name"], kind=record["kind"], value=record["value"])
+            )
+            name, value = record["name"], record["value"]
+            if name in metrics and record["kind"] == "scalar":
+                previous = metrics[name]
+                metrics[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+            else:
+                metrics[name] = value
+        if rows:
+            with self.workspace.store.session(write=True) as session:
+                session.add_all(rows)
+        return metrics
+
+    def keep_outputs(self) -> list[str]:
+        """Files the script left in ``outputs/``, copied to the default datastore under the run's id."""
+        files = sorted(
+            p.relative_to(self.outputs_dir).as_posix() for p in self.outputs_dir.rglob("*") if p.is_file()
+        )
+        if files:
+            datastore = self.workspace.get_default_datastore()
+            datastore.upload(
+                self.outputs_dir, f"mlw/run-files/{self.run_id}/outputs", overwrite=True, show_progress=False
+            )
+        return [f"outputs/{name}" for name in files]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def failure_message(script: str, exit_code: int, stderr_tail: list[str]) -> str:
+    tail = "\n".join(stderr_tail[-STDERR_TAIL:])
+    return f"script {script} exited with code {exit_code}; last stderr lines:\n{tail}"
