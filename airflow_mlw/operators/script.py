@@ -188,18 +188,6 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self, *, docker_url: str | None = None, compute_options: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
         options = compute_options or {}
-        script_keys = (
-            "source_directory",
-            "script",
-            "arguments",
-            "environment_name",
-            "environment_spec",
-            "compute_target",
-            "run_id",
-            "experiment_name",
-            "workspace",
-        )
-        script_kwargs = {key: kwargs.pop(key) for key in script_keys if key in kwargs}
         docker_kwargs: dict[str, Any] = {
             "image": "mlw-env-resolved-at-run-time",
             "docker_url": docker_url,
@@ -213,8 +201,8 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
             docker_kwargs["cpus"] = float(options["cpus"])
         if options.get("shm_size"):
             docker_kwargs["shm_size"] = options["shm_size"]
-        DockerOperator.__init__(self, **docker_kwargs, **kwargs)
-        MlwScriptOperator.__init__(self, **script_kwargs, task_id=kwargs["task_id"])
+        # Cooperative: MlwScriptOperator takes its arguments and hands the rest to DockerOperator.
+        super().__init__(**docker_kwargs, **kwargs)
         self.compute_options = options
 
     def execute(self, context: Context) -> dict[str, Any]:  # type: ignore[override]

@@ -1,0 +1,62 @@
+"""Script runs in containers: the environment's image, the run context without Airflow in the image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_mlw.core import Environment, Experiment, ScriptRunConfig
+from airflow_mlw.core.compute import ComputeTarget, DockerCompute
+from tests.runs.test_script_runs import load_example
+
+SCRIPT = """
+import sys
+from airflow_mlw.core import Run
+run = Run.get_context()
+run.log("answer", 42)
+run.log("loss", 0.5)
+run.log("loss", 0.25)
+print("has airflow:", "airflow" in sys.modules, file=sys.stderr)
+try:
+    import airflow  # noqa: F401
+    sys.exit(7)
+except ImportError:
+    pass
+open("outputs/result.txt", "w").write(sys.argv[1])
+"""
+
+
+def test_script_on_docker_compute_logs_metrics_without_airflow_in_the_image(
+    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "job.py").write_text(SCRIPT)
+    target = ComputeTarget.create(workspace, "docker-local", DockerCompute.provisioning_configuration())
+    config = ScriptRunConfig(
+        str(tmp_path / "src"),
+        "job.py",
+        arguments=["hello"],
+        compute_target=target,
+        environment=Environment.get(workspace, "MLW-minimal"),
+    )
+    run = Experiment(workspace, "docker_exp").submit(config)
+    run.wait_for_completion(show_output=True)
+    assert run.get_metrics() == {"answer": 42, "loss": [0.5, 0.25]}
+    assert run.get_file_names() == ["outputs/result.txt"]
+    assert Path(run.download_file("outputs/result.txt", str(tmp_path))).read_text() == "hello"
+
+
+def test_seed_estimator_on_docker_compute(
+    workspace: Any, docker_engine: Any, base_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_mlw.core import Workspace
+
+    monkeypatch.setenv("AIRFLOW__MLW__CONDA_PACKAGES_VIA", "pip")  # no conda channel is reachable here
+    workspace = Workspace.get(workspace.name, registry_url=workspace.settings.registry_url)
+    assert workspace.settings.conda_packages_via == "pip"
+    ComputeTarget.create(workspace, "docker", DockerCompute.provisioning_configuration())
+    run = load_example("seed_estimator").main(workspace, compute_target="docker")
+    assert run.get_status() == "Finished"
+    assert 0.5 < run.get_metrics()["AUC"] <= 1.0
