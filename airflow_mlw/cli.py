@@ -268,6 +268,60 @@ def cmd_dataset_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env_summary(env: Any) -> dict[str, Any]:
+    return {
+        "name": env.name,
+        "version": env.version,
+        "spec_hash": env.spec_hash[:16],
+        "docker": env.docker.enabled,
+    }
+
+
+def cmd_env_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.environments.spec import Environment
+
+    _print([_env_summary(env) for env in Environment.list(_workspace(args)).values()], args.json)
+    return 0
+
+
+def cmd_env_show(args: argparse.Namespace) -> int:
+    from airflow_mlw.environments.spec import Environment
+
+    env = Environment.get(_workspace(args), args.name, args.version)
+    _print({**_env_summary(env), "spec": env.spec()}, args.json)
+    return 0
+
+
+def cmd_env_build(args: argparse.Namespace) -> int:
+    from airflow_mlw.environments.spec import Environment
+
+    ws = _workspace(args)
+    env = Environment.get(ws, args.name, args.version)
+    _print({**_env_summary(env), "image": env.build(ws)}, args.json)
+    return 0
+
+
+def cmd_env_register(args: argparse.Namespace) -> int:
+    from airflow_mlw.environments.spec import Environment
+
+    if args.conda_file:
+        env = Environment.from_conda_specification(args.name, args.conda_file)
+    elif args.requirements:
+        env = Environment.from_pip_requirements(args.name, args.requirements)
+    else:
+        env = Environment(args.name)
+    env.docker.enabled = args.docker
+    _print(_env_summary(env.register(_workspace(args))), args.json)
+    return 0
+
+
+def cmd_compute_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.compute import ComputeTarget
+
+    _print([target.describe() for target in ComputeTarget.list(_workspace(args))], args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
@@ -363,6 +417,26 @@ def build_parser() -> argparse.ArgumentParser:
     ds_diff.add_argument("name")
     ds_diff.add_argument("v1")
     ds_diff.add_argument("v2")
+
+    env = groups.add_parser("env", help="environments").add_subparsers(dest="command", required=True)
+    add(env, "list", cmd_env_list, "latest version of every environment (curated ones included)")
+    for name, func, text in (
+        ("show", cmd_env_show, "one environment's spec"),
+        ("build", cmd_env_build, "build its image (once)"),
+    ):
+        sub = add(env, name, func, text)
+        sub.add_argument("name")
+        sub.add_argument("--version")
+    env_register = add(env, "register", cmd_env_register, "register from a conda file or requirements file")
+    env_register.add_argument("name")
+    env_register.add_argument("--conda-file")
+    env_register.add_argument("--requirements")
+    env_register.add_argument("--docker", action="store_true", help="run in a Docker image")
+
+    compute = groups.add_parser("compute", help="compute targets").add_subparsers(
+        dest="command", required=True
+    )
+    add(compute, "list", cmd_compute_list, "compute targets (local always present)")
 
     db = groups.add_parser("db", help="registry database").add_subparsers(dest="command", required=True)
     add(db, "upgrade", cmd_db_upgrade, "apply pending registry migrations")
