@@ -10,7 +10,7 @@ from airflow_mlw._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = ["Workspace", "Datastore", "Dataset", "MlwError", "__version__"]
+__all__ = ["Workspace", "Datastore", "Dataset", "Pipeline", "PythonScriptStep", "MlwError", "__version__"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -18,6 +18,8 @@ __getattr__, __dir__ = lazy_exports(
         "Workspace": "airflow_mlw.workspace",
         "Datastore": "airflow_mlw.datastores",
         "Dataset": "airflow_mlw.datasets",
+        "Pipeline": "airflow_mlw.pipelines",
+        "PythonScriptStep": "airflow_mlw.pipelines",
         "MlwError": "airflow_mlw.exceptions",
     },
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow_mlw._lazy import lazy_exports
 
-__all__ = ["TabularDataset", "FileDataset", "DataReference"]
+__all__ = ["TabularDataset", "FileDataset", "DataReference", "OutputFileDatasetConfig"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -12,5 +12,6 @@ __getattr__, __dir__ = lazy_exports(
         "TabularDataset": "airflow_mlw.datasets",
         "FileDataset": "airflow_mlw.datasets",
         "DataReference": "airflow_mlw.datastores.reference",
+        "OutputFileDatasetConfig": "airflow_mlw.pipelines.data",
     },
 )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import BaseOperator
 
-from airflow_mlw.exceptions import ScriptFailedError
+from airflow_mlw.exceptions import MlwError, ScriptFailedError
 from airflow_mlw.operators.datastore import workspace_or_configured
 from airflow_mlw.runs.execution import (
     RUNTIME_MOUNT,
@@ -37,18 +38,28 @@ if TYPE_CHECKING:
 class MlwScriptOperator(BaseOperator):
     """Run ``python <script> <arguments>`` from a snapshot of ``source_directory`` in an environment.
 
+    As a pipeline step it also materialises ``inputs`` (registered datasets, upstream outputs,
+    datastore paths), gives each output an empty folder, commits the outputs atomically after the
+    script succeeds and pushes their locations and fingerprints to XCom.
+
     :param source_directory: folder with the script and its helpers
-    :param script: the entry script, relative to ``source_directory``
-    :param arguments: command-line arguments (templated)
+    :param script: the entry script, relative to ``source_directory`` (empty: ``arguments`` is the command)
+    :param arguments: command-line arguments (templated); ``@mlw:input:<name>@`` and
+        ``@mlw:output:<name>@`` become the input's and output's paths
     :param environment_name: environment name (shown in logs)
     :param environment_spec: the environment's spec (``Environment.spec()``)
     :param compute_target: compute target name
+    :param inputs: input specs (see ``airflow_mlw.dag_builder``)
+    :param outputs: output specs
+    :param step_params: step ``params``, given to the script as ``AML_PARAMETER_<name>`` variables (templated)
+    :param step_name: the pipeline step's name (``None`` for single script runs)
     :param run_id: registry run id (created at submission; made here when ``None``)
     :param experiment_name: experiment of the run made here
     :param workspace: the workspace (default: ``Workspace.from_config()`` at run time)
     """
 
-    template_fields: Sequence[str] = ("arguments",)
+    template_fields: Sequence[str] = ("arguments", "step_params")
+    in_container = False
 
     def __init__(
         self,
@@ -59,6 +70,12 @@ class MlwScriptOperator(BaseOperator):
         environment_name: str = "default",
         environment_spec: dict[str, Any] | None = None,
         compute_target: str = "local",
+        inputs: list[dict[str, Any]] | None = None,
+        outputs: list[dict[str, Any]] | None = None,
+        step_params: dict[str, Any] | None = None,
+        step_name: str | None = None,
+        allow_reuse: bool = True,
+        step_version: str | None = None,
         run_id: str | None = None,
         experiment_name: str | None = None,
         workspace: Workspace | None = None,
@@ -71,6 +88,12 @@ class MlwScriptOperator(BaseOperator):
         self.environment_name = environment_name
         self.environment_spec = environment_spec or {}
         self.compute_target = compute_target
+        self.inputs = inputs or []
+        self.outputs = outputs or []
+        self.step_params = step_params or {}
+        self.step_name = step_name
+        self.allow_reuse = allow_reuse
+        self.step_version = step_version
         self.run_id = run_id
         self.experiment_name = experiment_name
         self.workspace = workspace
@@ -87,12 +110,14 @@ class MlwScriptOperator(BaseOperator):
         if self.run_id is not None:
             return self.run_id
         ti = context["ti"]
+        parent = pipeline_run_id(ws, ti.dag_id, ti.run_id) if self.step_name else None
         with ws.store.session(write=True) as session:
             row = RunRow(
                 workspace_id=ws._workspace_id(),
-                kind="script",
+                kind="step" if self.step_name else "script",
                 experiment_name=self.experiment_name or ti.dag_id,
-                name=self.script,
+                parent_id=parent,
+                name=self.step_name or self.script,
                 dag_id=ti.dag_id,
                 dag_run_id=ti.run_id,
                 task_id=ti.task_id,
@@ -102,8 +127,81 @@ class MlwScriptOperator(BaseOperator):
             session.flush()
             return row.id
 
+    # -- paths as the script sees them (host paths here; container paths in the Docker subclass) -----
+
+    def visible_path(self, kind: str, name: str, host_path: Path) -> str:
+        return str(host_path)
+
+    def _resolve_inputs(
+        self, ws: Workspace, execution: ScriptExecution, context: Context
+    ) -> dict[str, dict[str, Any]]:
+        from airflow_mlw.pipelines.io import materialize_dataset, materialize_output
+
+        resolved: dict[str, dict[str, Any]] = {}
+        cache = Path(ws.settings.home) / "cache" / "outputs"
+        for spec in self.inputs:
+            name = spec["name"]
+            if spec["type"] == "pipeline_data":
+                record = context["ti"].xcom_pull(task_ids=spec["producer_task"], key="return_value")
+                if not record or spec["output"] not in record.get("outputs", {}):
+                    raise MlwError(
+                        f"input {name!r}: step {spec['producer_task']!r} pushed no output {spec['output']!r}"
+                    )
+                output = record["outputs"][spec["output"]]
+                host = materialize_output(ws, output, cache)
+                resolved[name] = {
+                    "host": host,
+                    "script": {
+                        "path": self.visible_path("input", name, host),
+                        "kind": "file",
+                        "fingerprint": output["fingerprint"],
+                    },
+                    "record": output,
+                }
+            elif spec["type"] == "dataset":
+                mode = "download" if self.in_container else spec.get("mode") or "mount"
+                target = execution.folder / "inputs" / name
+                script_spec = materialize_dataset(ws, {**spec, "mode": mode}, target)
+                script_spec["path"] = self.visible_path("dataset", name, Path(script_spec["path"]))
+                resolved[name] = {"host": target, "script": script_spec, "record": script_spec}
+            elif spec["type"] == "datastore_path":
+                from airflow_mlw.datastores import Datastore
+                from airflow_mlw.datastores.local import LocalBackend
+
+                datastore = Datastore(ws, spec.get("datastore"))
+                if isinstance(datastore.backend, LocalBackend) and not self.in_container:
+                    host = datastore.backend.full_path(spec.get("path") or "")
+                else:
+                    target = execution.folder / "inputs" / name
+                    datastore.download(target, prefix=spec.get("path"), overwrite=True, show_progress=False)
+                    host = target / (spec.get("path") or "")
+                resolved[name] = {
+                    "host": host,
+                    "script": {"path": self.visible_path("dataset", name, host), "kind": "file"},
+                    "record": {"datastore": datastore.name, "path": spec.get("path")},
+                }
+            else:
+                raise MlwError(f"input {name!r}: unknown input type {spec['type']!r}")
+        return resolved
+
+    def _command_arguments(self, inputs: dict[str, dict[str, Any]], staging: dict[str, Path]) -> list[str]:
+        from airflow_mlw.pipelines.data import MARK_RE
+
+        def replace(match: Any) -> str:
+            kind, name = match.group(1), match.group(2)
+            if kind == "input":
+                if name not in inputs:
+                    raise MlwError(f"argument names input {name!r}, which the step does not have")
+                return str(inputs[name]["script"]["path"])
+            if name not in staging:
+                raise MlwError(f"argument names output {name!r}, which the step does not have")
+            return self.visible_path("output", name, staging[name])
+
+        return [MARK_RE.sub(replace, argument) for argument in self.arguments]
+
     def execute(self, context: Context) -> dict[str, Any]:
         ws = workspace_or_configured(self.workspace)
+        ti = context["ti"]
         run_id = self._ensure_run_row(ws, context)
         spec = ScriptSpec(
             self.source_directory,
@@ -112,38 +210,128 @@ class MlwScriptOperator(BaseOperator):
             dict(self.mlw_environment.environment_variables),
         )
         execution = ScriptExecution(ws, run_id, spec)
+        self._run_folder = execution.folder
         try:
-            environ = execution.prepare(in_container=self.in_container)
-            execution.set_status("Running", task_id=context["ti"].task_id)
+            inputs = self._resolve_inputs(ws, execution, context)
+            staging = {o["name"]: execution.folder / "outputs-staging" / o["name"] for o in self.outputs}
+            for folder in staging.values():
+                folder.mkdir(parents=True)
+            arguments = self._command_arguments(inputs, staging)
+            environ = execution.prepare(
+                {n: i["script"] for n, i in inputs.items()}, in_container=self.in_container
+            )
+            environ.update({f"AML_PARAMETER_{k}": str(v) for k, v in self.step_params.items()})
+            execution.set_status("Running", task_id=ti.task_id)
             try:
-                self.run_script(ws, execution, environ)
+                self.run_script(ws, execution, environ, arguments)
             except BaseException:
                 execution.collect_metrics()
                 execution.set_status("Failed")
                 raise
             metrics = execution.collect_metrics()
+            committed = self._commit_outputs(ws, staging, ti, run_id)
             files = execution.keep_outputs()
-            execution.set_status("Finished", properties={"files": files})
+            execution.set_status(
+                "Finished",
+                properties={"files": files, "inputs": {n: i["record"] for n, i in inputs.items()}},
+                outputs=committed,
+            )
         finally:
             execution.cleanup()
-        return {"run_id": run_id, "status": "Finished", "metrics": metrics}
+        return {"run_id": run_id, "status": "Finished", "metrics": metrics, "outputs": committed}
 
-    in_container = False
+    def _commit_outputs(
+        self, ws: Workspace, staging: dict[str, Path], ti: Any, run_id: str
+    ) -> dict[str, Any]:
+        from airflow_mlw.pipelines.io import commit_output, output_location
 
-    def run_script(self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str]) -> None:
+        committed = {}
+        for spec in self.outputs:
+            location = output_location(spec, ti.dag_id, ti.run_id, self.step_name or ti.task_id)
+            record = commit_output(
+                ws,
+                spec,
+                staging[spec["name"]],
+                location,
+                {"dag_id": ti.dag_id, "run_id": ti.run_id, "step_run": run_id},
+            )
+            if spec.get("register"):
+                record["dataset"] = register_output(ws, record, spec["register"])
+            committed[spec["name"]] = record
+        return committed
+
+    def run_script(
+        self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
+    ) -> None:
         raise NotImplementedError
+
+    def command_line(self, arguments: list[str], python: str = "python") -> list[str]:
+        return [python, self.script, *arguments] if self.script else list(arguments)
+
+
+def register_output(ws: Workspace, record: dict[str, Any], register: dict[str, Any]) -> dict[str, Any]:
+    """Register a committed output as a dataset version (``PipelineData.as_dataset().register``)."""
+    from airflow_mlw.datasets import Dataset
+    from airflow_mlw.datastores import Datastore
+
+    source = (Datastore(ws, record["datastore"]), record["path"])
+    definition: Any = (
+        Dataset.Tabular.from_delimited_files(source, **register["tabular"])
+        if register.get("tabular")
+        else Dataset.File.from_files(source)
+    )
+    dataset = definition.register(
+        ws,
+        register["name"],
+        tags=register.get("tags"),
+        create_new_version=register.get("create_new_version", True),
+    )
+    return {
+        "name": dataset.name,
+        "version": dataset.version,
+        "fingerprint": dataset.fingerprint,
+        "id": dataset.id,
+    }
+
+
+def pipeline_run_id(ws: Workspace, dag_id: str, dag_run_id: str) -> str:
+    """The pipeline run of a DAG run: one registry row per DAG run, made by its first step."""
+    import hashlib
+
+    from airflow_mlw.registry.models import RunRow, utcnow
+
+    run_id = hashlib.sha256(f"{ws.name}/{dag_id}/{dag_run_id}".encode()).hexdigest()[:32]
+    with ws.store.session(write=True) as session:
+        ws.store.insert_ignore(
+            session,
+            RunRow,
+            id=run_id,
+            workspace_id=ws._workspace_id(),
+            kind="pipeline",
+            experiment_name=dag_id,
+            name=dag_id,
+            dag_id=dag_id,
+            dag_run_id=dag_run_id,
+            status="Running",
+            outputs={},
+            tags={},
+            properties={},
+            created_at=utcnow(),
+        )
+    return run_id
 
 
 class LocalScriptOperator(MlwScriptOperator):
     """A subprocess on the worker, with the environment's interpreter (a cached venv when it lists packages)."""
 
-    def run_script(self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str]) -> None:
+    def run_script(
+        self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
+    ) -> None:
         import os
 
         from airflow_mlw.environments.virtualenv import interpreter
 
-        python = interpreter(self.mlw_environment, ws)
-        command = [python, self.script, *self.arguments]
+        command = self.command_line(arguments, interpreter(self.mlw_environment, ws))
         self.log.info("running %s in %s", " ".join(command), execution.workdir)
         process = subprocess.Popen(
             command,
@@ -181,7 +369,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
     ``PYTHONPATH``; the image is built on that engine when missing there.
     """
 
-    template_fields: Sequence[str] = ("arguments",)
+    template_fields: Sequence[str] = ("arguments", "step_params")
     in_container = True
 
     def __init__(
@@ -205,10 +393,21 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         super().__init__(**docker_kwargs, **kwargs)
         self.compute_options = options
 
+    def visible_path(self, kind: str, name: str, host_path: Path) -> str:
+        """Upstream outputs read-only under ``/mlw/inputs``, outputs under ``/mlw/outputs``; the rest in ``/mlw/run``."""
+        if kind == "dataset":
+            return "/mlw/run/" + host_path.relative_to(self._run_folder).as_posix()
+        target = f"/mlw/{kind}s/{name}"
+        self._extra_mounts.append((target, str(host_path), kind == "input"))
+        return target
+
     def execute(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        self._extra_mounts: list[tuple[str, str, bool]] = []
         return MlwScriptOperator.execute(self, context)
 
-    def run_script(self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str]) -> None:
+    def run_script(
+        self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
+    ) -> None:
         from airflow.providers.docker.exceptions import DockerContainerFailedException
         from docker.types import DeviceRequest, Mount
 
@@ -220,7 +419,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
             ]
         docker_url = self.docker_url if isinstance(self.docker_url, str) else None
         self.image = ensure_image(self.mlw_environment, ws, docker_url=docker_url)
-        self.command = ["python", self.script, *self.arguments]
+        self.command = self.command_line(arguments)
         self.working_dir = "/mlw/run/source"
         self.environment = {**environ}
         self.mounts = [
@@ -230,6 +429,10 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
                 str(runtime_path() / "airflow_mlw"),
                 type="bind",
                 read_only=True,
+            ),
+            *(
+                Mount(target, source, type="bind", read_only=read_only)
+                for target, source, read_only in self._extra_mounts
             ),
         ]
         try:

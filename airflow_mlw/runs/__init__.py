@@ -95,10 +95,17 @@ class Experiment:
         self.workspace = workspace
         self.name = name
 
-    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> SubmittedRun:
-        """Run ``config`` (a ScriptRunConfig or Estimator; pipelines come with the pipelines issue)."""
+    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """Run a ScriptRunConfig / Estimator (one-task DAG) or a Pipeline (one task per step).
+
+        :param kwargs: for pipelines, ``pipeline_parameters`` and ``regenerate_outputs``
+        """
+        from airflow_mlw.pipelines.graph import Pipeline
+
+        if isinstance(config, Pipeline):
+            return self._submit_pipeline(config, tags or {}, **kwargs)
         if not isinstance(config, ScriptRunConfig):
-            raise MlwError(f"Experiment.submit cannot run a {type(config).__name__} yet")
+            raise MlwError(f"Experiment.submit cannot run a {type(config).__name__}")
         if not config.script:
             raise MlwError("ScriptRunConfig needs a script (entry_script)")
         dag, run_id = self._script_dag(config, tags or {})
@@ -109,6 +116,37 @@ class Experiment:
         if run.get_status() in ("NotStarted", "Queued", "Running"):
             run._set_status(STATUS_BY_STATE.get(str(dag_run.state), "Failed"))
         return run
+
+    def _submit_pipeline(
+        self,
+        pipeline: Any,
+        tags: dict[str, str],
+        pipeline_parameters: dict[str, Any] | None = None,
+        regenerate_outputs: bool = False,
+        **_: Any,
+    ) -> Any:
+        from airflow_mlw.dag_builder import pipeline_dag
+        from airflow_mlw.operators.script import pipeline_run_id
+        from airflow_mlw.pipelines.run import PipelineRun
+        from airflow_mlw.runs.inprocess import run_dag
+
+        dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", f"mlw_pipeline_{self.name}")
+        dag = pipeline_dag(pipeline, dag_id, experiment_name=self.name)
+        unknown = sorted(set(pipeline_parameters or {}) - set(pipeline.parameters()))
+        if unknown:
+            raise MlwError(
+                f"unknown pipeline parameter(s) {unknown}; the pipeline has {sorted(pipeline.parameters())}"
+            )
+        conf = {**(pipeline_parameters or {}), "regenerate_outputs": bool(regenerate_outputs)}
+        dag_run = run_dag(dag, conf)
+        run_id = pipeline_run_id(self.workspace, dag_id, dag_run.run_id)
+        with self.workspace.store.session(write=True) as session:
+            row = session.get(RunRow, run_id)
+            assert row is not None
+            row.status = STATUS_BY_STATE.get(str(dag_run.state), "Failed")
+            row.experiment_name = self.name
+            row.tags = tags
+        return PipelineRun(self.workspace, run_id)
 
     def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
         from airflow.sdk import DAG

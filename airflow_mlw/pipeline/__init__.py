@@ -1,0 +1,1 @@
+"""``azureml.pipeline`` -> ``airflow_mlw.pipeline`` (façade)."""

@@ -1,0 +1,5 @@
+"""``azureml.pipeline.steps`` -> ``airflow_mlw.pipeline.steps``."""
+
+from airflow_mlw.pipelines.steps import CommandStep, EstimatorStep, PythonScriptStep
+
+__all__ = ["CommandStep", "EstimatorStep", "PythonScriptStep"]

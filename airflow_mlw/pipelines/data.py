@@ -1,0 +1,199 @@
+"""Data passed between steps: ``PipelineData``, ``OutputFileDatasetConfig``, ``PipelineParameter``,
+``DataPath``. Building them does no I/O; each renders to a small JSON spec the step operator reads.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airflow_mlw.exceptions import MlwError
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INPUT_MARK = "@mlw:input:{}@"
+OUTPUT_MARK = "@mlw:output:{}@"
+MARK_RE = re.compile(r"@mlw:(input|output):([A-Za-z0-9_]+)@")
+
+
+def check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise MlwError(
+            f"invalid {what} name {name!r}: letters, digits and underscores, not starting with a digit"
+        )
+    return name
+
+
+def datastore_name(datastore: Any) -> str | None:
+    """A datastore object or name -> the name (``None``: the workspace default), without I/O."""
+    if datastore is None:
+        return None
+    if isinstance(datastore, str):
+        return datastore
+    return getattr(datastore, "_requested_name", None) or None
+
+
+class PipelineData:
+    """An output of one step that other steps consume (Azure's ``PipelineData``).
+
+    Written under ``<datastore>/mlw/runs/<dag_id>/<run_id>/<step>/<output>/`` and committed
+    atomically when the producing step succeeds.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        datastore: Any = None,
+        output_name: str | None = None,
+        output_mode: str = "mount",
+        output_path_on_compute: str | None = None,
+        output_overwrite: bool | None = None,
+        data_type: str | None = None,
+        is_directory: bool | None = None,
+        pipeline_output_name: str | None = None,
+        training_output: Any = None,
+    ) -> None:
+        self.name = check_name(name, "PipelineData")
+        self.datastore = datastore
+        self.output_name = output_name or name
+        self.is_directory = True if is_directory is None else is_directory
+        self.mode = "mount"
+        self._producer: Any = None
+        self._register: dict[str, Any] | None = None
+        self._input_name: str | None = None
+
+    # Producer and consumers see the same object; ``as_*`` return views that remember how to read it.
+    def _view(self, **changes: Any) -> PipelineData:
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view.__dict__.update(changes)
+        view.__dict__["_origin"] = getattr(self, "_origin", self)
+        return view
+
+    @property
+    def origin(self) -> PipelineData:
+        return getattr(self, "_origin", self)
+
+    def as_input(self, input_name: str | None = None) -> PipelineData:
+        return self._view(_input_name=input_name)
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> PipelineData:
+        return self._view(mode="download", _input_name=input_name)
+
+    def as_mount(self, input_name: str | None = None) -> PipelineData:
+        return self._view(mode="mount", _input_name=input_name)
+
+    def as_dataset(self) -> PipelineData:
+        return self
+
+    def register(
+        self, name: str, create_new_version: bool = True, tags: dict[str, str] | None = None
+    ) -> PipelineData:
+        """Register the committed output as a file dataset version after the producing step succeeds."""
+        self.origin._register = {"name": name, "create_new_version": create_new_version, "tags": tags or {}}
+        return self
+
+    @property
+    def input_name(self) -> str:
+        return self._input_name or self.name
+
+    def output_spec(self) -> dict[str, Any]:
+        return {
+            "name": self.origin.name,
+            "datastore": datastore_name(self.origin.datastore),
+            "destination": None,
+            "register": self.origin._register,
+        }
+
+    def __str__(self) -> str:
+        return INPUT_MARK.format(self.name)
+
+    def __repr__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self.name}"
+
+
+class OutputFileDatasetConfig(PipelineData):
+    """An output written to ``destination=(datastore, 'path/{run-id}/{output-name}')`` (Azure's class).
+
+    ``{run-id}`` becomes the Airflow run id and ``{output-name}`` the output's name.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        destination: tuple[Any, str] | None = None,
+        source: str | None = None,
+        partition_format: str | None = None,
+    ) -> None:
+        super().__init__(name or "output", datastore=destination[0] if destination else None)
+        self.destination = destination[1] if destination else None
+
+    def register_on_complete(
+        self, name: str, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> OutputFileDatasetConfig:
+        self.register(name, True, tags)
+        return self
+
+    def read_delimited_files(self, **kwargs: Any) -> OutputFileDatasetConfig:
+        self.origin._register = {**(self.origin._register or {}), "tabular": kwargs}
+        return self
+
+    def as_input(self, name: str | None = None) -> OutputFileDatasetConfig:
+        return self._view(_input_name=name)  # type: ignore[return-value]
+
+    def output_spec(self) -> dict[str, Any]:
+        spec = super().output_spec()
+        spec["destination"] = getattr(self.origin, "destination", None)
+        return spec
+
+
+class PipelineParameter:
+    """A run-time parameter: an Airflow ``Param`` on the DAG, set from the trigger form or ``conf``."""
+
+    def __init__(self, name: str, default_value: Any) -> None:
+        self.name = check_name(name, "PipelineParameter")
+        self.default_value = default_value
+
+    @property
+    def json_type(self) -> str | list[str]:
+        value = self.default_value
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int):
+            return "integer"
+        if isinstance(value, float):
+            return "number"
+        if isinstance(value, DataPath):
+            return "object"
+        return "string"
+
+    def __str__(self) -> str:
+        return "{{ params." + self.name + " }}"
+
+    def __repr__(self) -> str:
+        return f"PipelineParameter(name={self.name!r}, default_value={self.default_value!r})"
+
+
+class DataPath:
+    """A path on a datastore that a pipeline parameter can carry (Azure's ``DataPath``)."""
+
+    def __init__(
+        self, datastore: Any = None, path_on_datastore: str | None = None, name: str | None = None
+    ) -> None:
+        self.datastore = datastore
+        self.path_on_datastore = path_on_datastore or ""
+        self.name = name
+
+    def to_json(self) -> dict[str, Any]:
+        return {"DataStoreName": datastore_name(self.datastore), "RelativePath": self.path_on_datastore}
+
+
+class DataPathComputeBinding:
+    """How a ``DataPath`` parameter reaches the step (``mount`` or ``download``)."""
+
+    def __init__(
+        self, mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False
+    ) -> None:
+        self.mode = mode
+        self.path_on_compute = path_on_compute
