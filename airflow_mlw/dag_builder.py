@@ -81,7 +81,7 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
     """The operator of one step (inside an open DAG or TaskGroup context)."""
     from airflow_mlw.compute import ComputeTarget
     from airflow_mlw.environments.spec import Environment
-    from airflow_mlw.operators.script import DockerScriptOperator, script_operator_class
+    from airflow_mlw.operators.script import script_operator_class
 
     script, arguments = step.command()
     source = step.source_directory or pipeline.default_source_directory
@@ -118,7 +118,7 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
         "experiment_name": experiment_name,
         "workspace": pipeline.workspace,
     }
-    if operator_class is DockerScriptOperator:
+    if operator_class.in_container:
         kwargs["docker_url"] = config.get("docker_url")
         kwargs["compute_options"] = config
     if kind == "cluster":

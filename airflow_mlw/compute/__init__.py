@@ -17,10 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-
 from airflow_mlw.exceptions import ComputeTargetException
-from airflow_mlw.registry.models import ComputeTargetRow
 
 LOCAL_NAME = "local"
 
@@ -77,6 +74,10 @@ class ComputeTarget:
         settings = dict(config.settings)
         if config.kind == ClusterCompute.kind and not settings.get("queue"):
             settings["queue"] = name
+        from sqlalchemy import select
+
+        from airflow_mlw.registry.models import ComputeTargetRow
+
         ws_id = workspace._workspace_id()
         with workspace.store.session(write=True) as session:
             row = session.scalar(
@@ -94,6 +95,10 @@ class ComputeTarget:
 
     @staticmethod
     def list(workspace: Any) -> list[Any]:
+        from sqlalchemy import select
+
+        from airflow_mlw.registry.models import ComputeTargetRow
+
         ws_id = workspace._workspace_id()
         with workspace.store.session() as session:
             names = session.scalars(
@@ -116,6 +121,8 @@ class ComputeTarget:
     def delete(self) -> None:
         from sqlalchemy import delete
 
+        from airflow_mlw.registry.models import ComputeTargetRow
+
         with self.workspace.store.session(write=True) as session:
             session.execute(
                 delete(ComputeTargetRow).where(
@@ -134,6 +141,10 @@ class ComputeTarget:
 def _lookup(workspace: Any, name: str) -> tuple[str, dict[str, Any]]:
     if name == LOCAL_NAME:
         return LocalCompute.kind, {}
+    from sqlalchemy import select
+
+    from airflow_mlw.registry.models import ComputeTargetRow
+
     ws_id = workspace._workspace_id()
     with workspace.store.session() as session:
         row = session.scalar(

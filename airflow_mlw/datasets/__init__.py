@@ -1,11 +1,10 @@
-"""Versioned, fingerprinted datasets (``Dataset.Tabular`` / ``Dataset.File``)."""
+"""Versioned, fingerprinted datasets (``Dataset.Tabular`` / ``Dataset.File``); classes load lazily."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlw.datasets.dataset import AbstractDataset, Dataset, FileDataset, TabularDataset
-from airflow_mlw.exceptions import DatasetDriftError
+from airflow_mlw._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
@@ -19,7 +18,19 @@ __all__ = [
     "FileDataset",
     "TabularDataset",
     "dataset_asset",
+    "dataset_asset_uri",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AbstractDataset": "airflow_mlw.datasets.dataset",
+        "Dataset": "airflow_mlw.datasets.dataset",
+        "FileDataset": "airflow_mlw.datasets.dataset",
+        "TabularDataset": "airflow_mlw.datasets.dataset",
+        "DatasetDriftError": "airflow_mlw.exceptions",
+    },
+)
 
 
 def dataset_asset_uri(name: str, workspace: Workspace | str | None = None) -> str:

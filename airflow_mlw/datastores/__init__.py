@@ -11,12 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlw.datastores.base import FileInfo, StorageBackend
-from airflow_mlw.datastores.reference import DataReference
-from airflow_mlw.datastores.transfer import TransferReport
 from airflow_mlw.exceptions import DatastoreExistsError, DatastoreNotFoundError, MlwError
 
 if TYPE_CHECKING:
+    from airflow_mlw.datastores.base import FileInfo, StorageBackend
+    from airflow_mlw.datastores.reference import DataReference
+    from airflow_mlw.datastores.transfer import TransferReport
     from airflow_mlw.workspace import Workspace
 
 LOCAL_KIND = "local"
@@ -232,6 +232,8 @@ class Datastore:
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
         """A reference to ``path`` on this datastore, for step inputs (Azure's ``datastore.path``)."""
+        from airflow_mlw.datastores.reference import DataReference
+
         return DataReference(self, path_on_datastore=path, data_reference_name=data_reference_name)
 
     def as_mount(self) -> DataReference:

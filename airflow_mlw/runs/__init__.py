@@ -15,7 +15,18 @@ from typing import Any
 from sqlalchemy import select
 
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.registry.models import MetricRow, RunRow
+
+
+class _LazyModels:
+    """The registry models, imported on first use (DAG files import this module at parse time)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from airflow_mlw.registry import models as loaded
+
+        return getattr(loaded, name)
+
+
+models = _LazyModels()
 
 STATUS_BY_STATE = {
     "success": "Finished",
@@ -141,7 +152,7 @@ class Experiment:
         dag_run = run_dag(dag, conf)
         run_id = pipeline_run_id(self.workspace, dag_id, dag_run.run_id)
         with self.workspace.store.session(write=True) as session:
-            row = session.get(RunRow, run_id)
+            row = session.get(models.RunRow, run_id)
             assert row is not None
             row.status = STATUS_BY_STATE.get(str(dag_run.state), "Failed")
             row.experiment_name = self.name
@@ -153,7 +164,7 @@ class Experiment:
 
         from airflow_mlw.compute import ComputeTarget
         from airflow_mlw.environments.spec import Environment
-        from airflow_mlw.operators.script import DockerScriptOperator, script_operator_class
+        from airflow_mlw.operators.script import script_operator_class
 
         target = config.compute_target or "local"
         target_name = target if isinstance(target, str) else target.name
@@ -161,7 +172,7 @@ class Experiment:
         environment = config.environment or Environment("default")
         spec = environment.spec()
         with self.workspace.store.session(write=True) as session:
-            row = RunRow(
+            row = models.RunRow(
                 workspace_id=self.workspace._workspace_id(),
                 kind="script",
                 experiment_name=self.name,
@@ -187,7 +198,7 @@ class Experiment:
             "experiment_name": self.name,
             "workspace": self.workspace,
         }
-        if operator_class is DockerScriptOperator:
+        if operator_class.in_container:
             kwargs["docker_url"] = compute.config.get("docker_url")
             kwargs["compute_options"] = compute.config
         if compute.kind == "cluster":
@@ -195,7 +206,7 @@ class Experiment:
         with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:
             operator_class(**kwargs)
         with self.workspace.store.session(write=True) as session:
-            stored = session.get(RunRow, run_id)
+            stored = session.get(models.RunRow, run_id)
             assert stored is not None
             stored.dag_id = dag_id
         return dag, run_id
@@ -203,11 +214,12 @@ class Experiment:
     def get_runs(self) -> list[SubmittedRun]:
         with self.workspace.store.session() as session:
             ids = session.scalars(
-                select(RunRow.id)
+                select(models.RunRow.id)
                 .where(
-                    RunRow.workspace_id == self.workspace._workspace_id(), RunRow.experiment_name == self.name
+                    models.RunRow.workspace_id == self.workspace._workspace_id(),
+                    models.RunRow.experiment_name == self.name,
                 )
-                .order_by(RunRow.created_at.desc())
+                .order_by(models.RunRow.created_at.desc())
             ).all()
         return [SubmittedRun(self.workspace, run_id) for run_id in ids]
 
@@ -215,8 +227,8 @@ class Experiment:
     def list(workspace: Any) -> list[Experiment]:
         with workspace.store.session() as session:
             names = session.scalars(
-                select(RunRow.experiment_name)
-                .where(RunRow.workspace_id == workspace._workspace_id())
+                select(models.RunRow.experiment_name)
+                .where(models.RunRow.workspace_id == workspace._workspace_id())
                 .distinct()
             ).all()
         return [Experiment(workspace, name) for name in sorted(n for n in names if n)]
@@ -229,9 +241,9 @@ class SubmittedRun:
         self.workspace = workspace
         self.id = run_id
 
-    def _row(self) -> RunRow:
+    def _row(self) -> Any:
         with self.workspace.store.session() as session:
-            row = session.get(RunRow, self.id)
+            row = session.get(models.RunRow, self.id)
             if row is None:
                 raise MlwError(f"run {self.id!r} not found")
             session.expunge(row)
@@ -239,7 +251,7 @@ class SubmittedRun:
 
     def _set_status(self, status: str) -> None:
         with self.workspace.store.session(write=True) as session:
-            row = session.get(RunRow, self.id)
+            row = session.get(models.RunRow, self.id)
             if row is not None:
                 row.status = status
 
@@ -286,7 +298,9 @@ class SubmittedRun:
         """Metric name -> value; a name logged several times gives the list of its values."""
         with self.workspace.store.session() as session:
             rows = session.scalars(
-                select(MetricRow).where(MetricRow.run_id == self.id).order_by(MetricRow.id)
+                select(models.MetricRow)
+                .where(models.MetricRow.run_id == self.id)
+                .order_by(models.MetricRow.id)
             ).all()
         metrics: dict[str, Any] = {}
         for row in rows:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.registry.models import MetricRow, RunRow, utcnow
 from airflow_mlw.run import CONTEXT_ENV
 
 log = logging.getLogger(__name__)
@@ -96,6 +95,8 @@ class ScriptExecution:
         return environ
 
     def set_status(self, status: str, **values: Any) -> None:
+        from airflow_mlw.registry.models import RunRow, utcnow
+
         with self.workspace.store.session(write=True) as session:
             row = session.get(RunRow, self.run_id)
             if row is None:
@@ -110,6 +111,8 @@ class ScriptExecution:
 
     def collect_metrics(self) -> dict[str, Any]:
         """Metrics the script logged, stored in the registry; returns name -> value (series: a list)."""
+        from airflow_mlw.registry.models import MetricRow
+
         metrics: dict[str, Any] = {}
         rows = []
         for line in self.metrics_file.read_text().splitlines():

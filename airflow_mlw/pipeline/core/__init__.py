@@ -1,13 +1,8 @@
-"""``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core``."""
+"""``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core`` (lazy re-exports)."""
 
-from airflow_mlw.pipelines import (
-    OutputFileDatasetConfig,
-    Pipeline,
-    PipelineData,
-    PipelineParameter,
-    StepSequence,
-)
-from airflow_mlw.pipelines.run import PipelineRun, StepRun
+from __future__ import annotations
+
+from airflow_mlw._lazy import lazy_exports
 
 __all__ = [
     "OutputFileDatasetConfig",
@@ -18,3 +13,16 @@ __all__ = [
     "StepRun",
     "StepSequence",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "OutputFileDatasetConfig": "airflow_mlw.pipelines.data",
+        "Pipeline": "airflow_mlw.pipelines.graph",
+        "PipelineData": "airflow_mlw.pipelines.data",
+        "PipelineParameter": "airflow_mlw.pipelines.data",
+        "StepSequence": "airflow_mlw.pipelines.steps",
+        "PipelineRun": "airflow_mlw.pipelines.run",
+        "StepRun": "airflow_mlw.pipelines.run",
+    },
+)

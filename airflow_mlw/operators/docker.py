@@ -1,0 +1,101 @@
+"""``DockerScriptOperator``: a script step in its environment's image, on the docker provider's
+``DockerOperator`` (imported only by DAGs that have Docker steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.docker.operators.docker import DockerOperator
+
+from airflow_mlw.exceptions import ScriptFailedError
+from airflow_mlw.operators.script import MlwScriptOperator
+from airflow_mlw.runs.execution import RUNTIME_MOUNT, ScriptExecution, failure_message, runtime_path
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlw.workspace import Workspace
+
+
+class DockerScriptOperator(MlwScriptOperator, DockerOperator):
+    """The environment's image on a Docker engine (the worker's, or ``docker_url`` for attached compute).
+
+    The working copy is mounted at ``/mlw/run``, the ``airflow_mlw`` package read-only on
+    ``PYTHONPATH``; the image is built on that engine when missing there.
+    """
+
+    template_fields: Sequence[str] = ("arguments", "step_params")
+    in_container = True
+
+    def __init__(
+        self, *, docker_url: str | None = None, compute_options: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        options = compute_options or {}
+        docker_kwargs: dict[str, Any] = {
+            "image": "mlw-env-resolved-at-run-time",
+            "docker_url": docker_url,
+            "mount_tmp_dir": False,
+            "auto_remove": "success",
+            "network_mode": options.get("network_mode") or "bridge",
+        }
+        if options.get("mem_limit"):
+            docker_kwargs["mem_limit"] = options["mem_limit"]
+        if options.get("cpus"):
+            docker_kwargs["cpus"] = float(options["cpus"])
+        if options.get("shm_size"):
+            docker_kwargs["shm_size"] = options["shm_size"]
+        # Cooperative: MlwScriptOperator takes its arguments and hands the rest to DockerOperator.
+        super().__init__(**docker_kwargs, **kwargs)
+        self.compute_options = options
+
+    def visible_path(self, kind: str, name: str, host_path: Path) -> str:
+        """Upstream outputs read-only under ``/mlw/inputs``, outputs under ``/mlw/outputs``; the rest in ``/mlw/run``."""
+        if kind == "dataset":
+            return "/mlw/run/" + host_path.relative_to(self._run_folder).as_posix()
+        target = f"/mlw/{kind}s/{name}"
+        self._extra_mounts.append((target, str(host_path), kind == "input"))
+        return target
+
+    def execute(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        self._extra_mounts: list[tuple[str, str, bool]] = []
+        return MlwScriptOperator.execute(self, context)
+
+    def run_script(
+        self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
+    ) -> None:
+        from airflow.providers.docker.exceptions import DockerContainerFailedException
+        from docker.types import DeviceRequest, Mount
+
+        from airflow_mlw.environments.docker_build import ensure_image
+
+        if self.compute_options.get("gpus"):
+            self.device_requests = [
+                DeviceRequest(count=int(self.compute_options["gpus"]), capabilities=[["gpu"]])
+            ]
+        docker_url = self.docker_url if isinstance(self.docker_url, str) else None
+        self.image = ensure_image(self.mlw_environment, ws, docker_url=docker_url)
+        self.command = self.command_line(arguments)
+        self.working_dir = "/mlw/run/source"
+        self.environment = {**environ}
+        self.mounts = [
+            Mount("/mlw/run", str(execution.folder), type="bind"),
+            Mount(
+                f"{RUNTIME_MOUNT}/airflow_mlw",
+                str(runtime_path() / "airflow_mlw"),
+                type="bind",
+                read_only=True,
+            ),
+            *(
+                Mount(target, source, type="bind", read_only=read_only)
+                for target, source, read_only in self._extra_mounts
+            ),
+        ]
+        try:
+            DockerOperator.execute(self, {})  # type: ignore[arg-type]
+        except DockerContainerFailedException as exc:
+            lines = [str(line).rstrip() for line in (exc.logs or [])]
+            code = self.cli.inspect_container(self.container["Id"])["State"]["ExitCode"]
+            self.cli.remove_container(self.container["Id"], force=True)
+            raise ScriptFailedError(failure_message(self.script, code, lines)) from None
