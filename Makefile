@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mlw workspace init
+	AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python dags_examples/seed_pipelines.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

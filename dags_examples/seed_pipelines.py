@@ -110,6 +110,10 @@ def second_pipeline(ws: Workspace, environment: Environment | None = None) -> Pi
 
 def main(ws: Workspace | None = None, environment: Environment | None = None) -> list[object]:
     ws = ws or Workspace.from_config()
+    default = ws.get_default_datastore()
+    print(
+        f"workspace {ws.name!r}: registry {ws.registry_url}, default datastore {default.name} at {default.config.get('root')}"
+    )
     setup(ws)
     runs = []
     experiment = Experiment(workspace=ws, name="training-pipeline")
