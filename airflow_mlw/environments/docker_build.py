@@ -124,6 +124,19 @@ def _context(text: str, settings: MlwSettings) -> io.BytesIO:
     return buffer
 
 
+def base_image_id(env: Environment, workspace: Any, docker_url: str | None = None, client: Any = None) -> str:
+    """Id of the environment's base image on the engine (part of the image tag)."""
+    base = env.docker.base_image or workspace.settings.default_base_image
+    client = client or docker_client(docker_url)
+    try:
+        return str(client.images.get(base).id)
+    except Exception:
+        raise MlwEnvironmentError(
+            f"base image {base!r} is not on the Docker engine; pull it, or build one from Debian packages "
+            "with scripts/build-base-image.sh"
+        ) from None
+
+
 def ensure_image(env: Environment, workspace: Any = None, docker_url: str | None = None) -> str:
     """The image tag of ``env``, building it (once, under a lock) when the engine lacks it."""
     from airflow_mlw.workspace import Workspace
@@ -132,14 +145,7 @@ def ensure_image(env: Environment, workspace: Any = None, docker_url: str | None
     settings = ws.settings
     client = docker_client(docker_url)
     base = env.docker.base_image or settings.default_base_image
-    try:
-        base_id = client.images.get(base).id
-    except Exception:
-        raise MlwEnvironmentError(
-            f"base image {base!r} is not on the Docker engine; pull it, or build one from Debian packages "
-            "with scripts/build-base-image.sh"
-        ) from None
-    tag = image_tag(env, base_id)
+    tag = image_tag(env, base_image_id(env, ws, client=client))
     if _has_image(client, tag):
         return tag
     lock_path = Path(settings.home) / "locks" / f"{tag.replace('/', '_').replace(':', '_')}.lock"

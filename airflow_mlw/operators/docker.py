@@ -58,6 +58,16 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self._extra_mounts.append((target, str(host_path), kind == "input"))
         return target
 
+    def environment_identity(self, ws: Workspace) -> str:
+        """A Docker environment: its image tag (spec hash and the base image's id, no build needed).
+        An environment without ``docker.enabled`` keys on its spec, wherever it runs."""
+        from airflow_mlw.environments.docker_build import base_image_id, image_tag
+
+        if not self.mlw_environment.docker.enabled:
+            return super().environment_identity(ws)
+        docker_url = self.docker_url if isinstance(self.docker_url, str) else None
+        return image_tag(self.mlw_environment, base_image_id(self.mlw_environment, ws, docker_url))
+
     def execute(self, context: Context) -> dict[str, Any]:  # type: ignore[override]
         self._extra_mounts: list[tuple[str, str, bool]] = []
         return MlwScriptOperator.execute(self, context)

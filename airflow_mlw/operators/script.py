@@ -201,6 +201,148 @@ class MlwScriptOperator(BaseOperator):
         ws = workspace_or_configured(self.workspace)
         ti = context["ti"]
         run_id = self._ensure_run_row(ws, context)
+        key = None
+        if self.step_name:
+            from airflow_mlw.pipelines import reuse
+
+            document = self._key_document(ws, context)
+            key = reuse.reuse_key(document)
+            self._record_key(ws, run_id, key, document)
+            if self.allow_reuse and not self._regenerate(context):
+                hit = reuse.find_hit(ws, key)
+                if hit is None and not reuse.acquire_lease(ws, key, run_id):
+                    self.log.info("another run is computing key %s: waiting to reuse its result", key[:12])
+                    hit = reuse.wait_for_flight(ws, key, run_id)
+                if hit is not None:
+                    return self._reuse(ws, run_id, hit, key)
+                previous = reuse.last_run_of_step(ws, self.step_name, ti.dag_id, run_id)
+                self.log.info(
+                    "not reused %s (key %s): %s",
+                    self.step_name,
+                    key[:12],
+                    "; ".join(reuse.explain(previous, document)),
+                )
+            else:
+                reason = "allow_reuse=False" if not self.allow_reuse else "regenerate_outputs"
+                self.log.info("running %s without reuse (%s)", self.step_name, reason)
+        try:
+            return self._run(ws, context, run_id)
+        finally:
+            if key is not None:
+                from airflow_mlw.pipelines.reuse import release_lease
+
+                release_lease(ws, key, run_id)
+
+    @staticmethod
+    def _regenerate(context: Context) -> bool:
+        dag_run = context.get("dag_run")
+        conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+        params = context.get("params") or {}
+        return bool(conf.get("regenerate_outputs") or params.get("regenerate_outputs"))
+
+    def environment_identity(self, ws: Workspace) -> str:
+        """What the key holds for the environment: its spec hash (Docker: the image tag)."""
+        return self.mlw_environment.spec_hash
+
+    def _key_document(self, ws: Workspace, context: Context) -> dict[str, Any]:
+        """The reuse key's document; reads listings and the registry, never input data."""
+        from airflow_mlw.datastores import Datastore
+        from airflow_mlw.datastores.checksums import memo_for_home
+        from airflow_mlw.pipelines.reuse import KEY_SCHEMA, source_tree
+
+        tree, files = source_tree(self.source_directory, memo_for_home(ws.settings.home))
+        inputs, inputs_info = {}, {}
+        for spec in self.inputs:
+            fingerprint, info = self._input_fingerprint(ws, spec, context)
+            inputs[spec["name"]], inputs_info[spec["name"]] = fingerprint, info
+        outputs = {}
+        for spec in self.outputs:
+            datastore = Datastore(ws, spec.get("datastore"))
+            outputs[spec["name"]] = {
+                "datastore": datastore.kind,
+                **datastore.config,
+                "destination": spec.get("destination"),
+            }
+        return {
+            "key": {
+                "schema": KEY_SCHEMA,
+                "step_type": "script" if self.script else "command",
+                "script": self.script,
+                "source": tree,
+                "arguments": list(self.arguments),
+                "params": dict(self.step_params),
+                "inputs": inputs,
+                "outputs": outputs,
+                "environment": self.environment_identity(ws),
+                "version": self.step_version,
+            },
+            "info": {"source_files": files, "inputs": inputs_info, "environment_name": self.environment_name},
+        }
+
+    def _input_fingerprint(
+        self, ws: Workspace, spec: dict[str, Any], context: Context
+    ) -> tuple[str, dict[str, Any]]:
+        from airflow_mlw.datasets.manifest import build_manifest
+        from airflow_mlw.datasets.sources import Source
+
+        if spec["type"] == "pipeline_data":
+            record = context["ti"].xcom_pull(task_ids=spec["producer_task"], key="return_value") or {}
+            output = record.get("outputs", {}).get(spec["output"])
+            if output is None:
+                raise MlwError(
+                    f"input {spec['name']!r}: step {spec['producer_task']!r} pushed no output {spec['output']!r}"
+                )
+            return output["fingerprint"], {"producer": spec["producer_task"]}
+        if spec["type"] == "dataset":
+            if spec.get("dataset_name"):
+                from airflow_mlw.datasets.versioning import load_version
+
+                record = load_version(ws, spec["dataset_name"], spec.get("version") or "latest")
+                return record.fingerprint, {"dataset": record.name, "version": record.version}
+            sources = [Source.from_json(item) for item in spec["definition"]["sources"]]
+            return build_manifest(ws, sources)[0].fingerprint, {}
+        manifest, _ = build_manifest(ws, [Source(spec.get("datastore"), spec.get("path") or "")])
+        return manifest.fingerprint, {"datastore": spec.get("datastore"), "path": spec.get("path")}
+
+    def _record_key(self, ws: Workspace, run_id: str, key: str, document: dict[str, Any]) -> None:
+        from airflow_mlw.registry.models import RunRow
+
+        with ws.store.session(write=True) as session:
+            row = session.get(RunRow, run_id)
+            if row is not None:
+                row.reuse_key, row.key_document = key, document
+
+    def _reuse(self, ws: Workspace, run_id: str, hit: Any, key: str) -> dict[str, Any]:
+        """Hand over the earlier run's outputs: no container, no input read, no environment built."""
+        from airflow_mlw.registry.models import RunRow, utcnow
+        from airflow_mlw.runs import SubmittedRun
+
+        origin = SubmittedRun(ws, hit.reused_from_id or hit.id)
+        origin_row = origin._row()
+        with ws.store.session(write=True) as session:
+            row = session.get(RunRow, run_id)
+            assert row is not None
+            row.status, row.reused_from_id, row.outputs = "Finished", origin.id, dict(hit.outputs or {})
+            row.started_at = row.finished_at = utcnow()
+            row.properties = {"reused": True}
+        self.log.info(
+            "reused %s from %s/%s (key %s)",
+            self.step_name,
+            origin_row.dag_id,
+            origin_row.dag_run_id,
+            key[:12],
+        )
+        return {
+            "run_id": run_id,
+            "status": "Finished",
+            "metrics": origin.get_metrics(),
+            "outputs": dict(hit.outputs or {}),
+            "reused_from": origin.id,
+        }
+
+    def _run(self, ws: Workspace, context: Context, run_id: str) -> dict[str, Any]:
+        """Materialise inputs, run the script, commit outputs, record metrics."""
+        ti = context["ti"]
         spec = ScriptSpec(
             self.source_directory,
             self.script,
