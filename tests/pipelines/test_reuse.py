@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,7 @@ def test_compute_target_is_not_part_of_the_key(
 
 
 def test_single_flight_lease(workspace: Any) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from airflow_mlw.pipelines import reuse
     from airflow_mlw.registry.models import ReuseLeaseRow
@@ -196,7 +197,36 @@ def test_single_flight_lease(workspace: Any) -> None:
     assert not reuse.acquire_lease(workspace, "k" * 64, "run-b"), "a live holder keeps the key"
     with workspace.store.session(write=True) as session:
         lease = session.get(ReuseLeaseRow, (workspace._workspace_id(), "k" * 64))
-        lease.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        lease.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     assert reuse.acquire_lease(workspace, "k" * 64, "run-b"), "a crashed holder's lease expires"
     reuse.release_lease(workspace, "k" * 64, "run-b")
     assert reuse.acquire_lease(workspace, "k" * 64, "run-c")
+
+
+def test_cache_cli_lists_explains_and_clears(workspace: Any, scripts: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    submit(workspace, build(workspace, scripts))
+    submit(workspace, build(workspace, scripts, alpha="0.3"))
+    mlw = [
+        str(Path(sys.executable).with_name("mlw")),
+        "--json",
+        "--registry-url",
+        workspace.settings.registry_url,
+        "--workspace",
+        workspace.name,
+        "cache",
+    ]
+
+    def run(*args: str) -> Any:
+        out = subprocess.run([*mlw, *args], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert {row["step"] for row in run("list")} == {"prep", "train"}
+    assert run("explain", "train")["changes"] == ["argument 0.1 -> 0.3"]
+    assert run("explain", "prep")["changes"] == ["reused: same key"]
+    assert run("clear")["cleared"] >= 4
+    assert reused(submit(workspace, build(workspace, scripts))) == {"prep": False, "train": False}
