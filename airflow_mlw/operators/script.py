@@ -441,6 +441,9 @@ def pipeline_run_id(ws: Workspace, dag_id: str, dag_run_id: str) -> str:
     from airflow_mlw.registry.models import RunRow, utcnow
 
     run_id = hashlib.sha256(f"{ws.name}/{dag_id}/{dag_run_id}".encode()).hexdigest()[:32]
+    with ws.store.session() as session:
+        if session.get(RunRow, run_id) is not None:
+            return run_id
     with ws.store.session(write=True) as session:
         ws.store.insert_ignore(
             session,
