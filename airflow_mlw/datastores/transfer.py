@@ -108,6 +108,28 @@ def _run_concurrently(items: list[Any], work: Callable[[Any], int], workers: int
     return total
 
 
+def _execute(
+    backend: StorageBackend,
+    report: TransferReport,
+    jobs: list[tuple[Any, str, int]],
+    work: Callable[[Any], int],
+    label: str,
+    show_progress: bool,
+    started: float,
+) -> TransferReport:
+    """Copy ``jobs`` ((item, datastore path, size)) concurrently with progress; complete the report."""
+    progress = Progress(label, len(jobs), sum(size for _, _, size in jobs), show_progress)
+    try:
+        report.bytes = _run_concurrently([item for item, _, _ in jobs], work, backend.max_workers, progress)
+    finally:
+        progress.close()
+        backend.memo.flush()
+    report.transferred = [path for _, path, _ in jobs]
+    report.seconds = time.monotonic() - started
+    log.info("%s", report)
+    return report
+
+
 def _local_files(src_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
     """(relative posix path, absolute path, stat) of every file below ``src_dir``, sorted."""
     found = []
@@ -185,24 +207,14 @@ def upload_pairs(
             conflicts.append(path)
     _refuse_conflicts(conflicts, where)
     backend.before_write([path for _, path, _ in to_copy])
-    progress = Progress(
-        f"upload to {where}", len(to_copy), sum(s.st_size for _, _, s in to_copy), show_progress
-    )
 
     def put(item: tuple[Path, str, os.stat_result]) -> int:
         local, path, stat = item
         backend.put_file(local, path)
         return stat.st_size
 
-    try:
-        report.bytes = _run_concurrently(to_copy, put, backend.max_workers, progress)
-    finally:
-        progress.close()
-        backend.memo.flush()
-    report.transferred = [path for _, path, _ in to_copy]
-    report.seconds = time.monotonic() - started
-    log.info("%s", report)
-    return report
+    jobs = [(item, item[1], item[2].st_size) for item in to_copy]
+    return _execute(backend, report, jobs, put, f"upload to {where}", show_progress, started)
 
 
 def upload_tree(
@@ -259,21 +271,11 @@ def download_tree(
         else:
             conflicts.append(str(local))
     _refuse_conflicts(conflicts, str(folder))
-    progress = Progress(
-        f"download from {where}", len(to_copy), sum(i.size for i, _ in to_copy), show_progress
-    )
 
     def get(item: tuple[FileInfo, Path]) -> int:
         info, local = item
         backend.get_file(info, local)
         return info.size
 
-    try:
-        report.bytes = _run_concurrently(to_copy, get, backend.max_workers, progress)
-    finally:
-        progress.close()
-        backend.memo.flush()
-    report.transferred = [info.path for info, _ in to_copy]
-    report.seconds = time.monotonic() - started
-    log.info("%s", report)
-    return report
+    jobs = [(item, item[0].path, item[0].size) for item in to_copy]
+    return _execute(backend, report, jobs, get, f"download from {where}", show_progress, started)
