@@ -405,6 +405,13 @@ def cmd_cache_clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compute_sync(args: argparse.Namespace) -> int:
+    from airflow_mlw.compute import sync_pools
+
+    _print({"pools": sync_pools(_workspace(args))}, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
@@ -520,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     add(compute, "list", cmd_compute_list, "compute targets (local always present)")
+    add(
+        compute, "sync", cmd_compute_sync, "create the Airflow pool of every cluster target (max_nodes slots)"
+    )
 
     cache = groups.add_parser("cache", help="step reuse records").add_subparsers(
         dest="command", required=True

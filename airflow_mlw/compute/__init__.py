@@ -230,6 +230,27 @@ class ClusterCompute(ComputeTarget):
 AmlCompute = ClusterCompute
 
 
+def sync_pools(workspace: Any) -> dict[str, int]:
+    """Create or resize the Airflow pool ``mlw-<name>`` of every cluster target (``max_nodes`` slots).
+
+    Writes Airflow's metadata DB, so it runs from the CLI or a deployment step, never in a task.
+    """
+    from airflow.models.pool import Pool
+
+    pools = {}
+    for target in ComputeTarget.list(workspace):
+        if isinstance(target, ClusterCompute):
+            slots = int(target.config["max_nodes"])
+            Pool.create_or_update_pool(
+                target.pool,
+                slots,
+                f"airflow_mlw cluster {target.name!r} (queue {target.queue!r})",
+                include_deferred=False,
+            )
+            pools[target.pool] = slots
+    return pools
+
+
 class AttachedCompute(ComputeTarget):
     """A Docker engine on another host."""
 

@@ -109,3 +109,15 @@ def test_run_context_outside_a_run_prints_metrics(capsys: pytest.CaptureFixture[
     run.log("accuracy", 0.91)
     assert "accuracy" in capsys.readouterr().out and run.id == "OfflineRun"
     assert Environment("x").name == "x"
+
+
+def test_compute_sync_creates_cluster_pools(workspace: Any) -> None:
+    from airflow.models.pool import Pool
+
+    from airflow_mlw.compute import sync_pools
+    from tests.airflow_harness import ensure_metadata_db
+
+    ensure_metadata_db()
+    ComputeTarget.create(workspace, "gpu-pool", AmlCompute.provisioning_configuration(max_nodes=3))
+    assert sync_pools(workspace) == {"mlw-gpu-pool": 3}
+    assert Pool.get_pool("mlw-gpu-pool").slots == 3
