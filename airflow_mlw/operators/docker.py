@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.docker.operators.docker import DockerOperator
 
-from airflow_mlw.exceptions import ScriptFailedError
+from airflow_mlw.exceptions import ComputeTargetException, ScriptFailedError
 from airflow_mlw.operators.script import MlwScriptOperator
 from airflow_mlw.runs.execution import RUNTIME_MOUNT, ScriptExecution, failure_message, runtime_path
 
@@ -76,6 +76,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
     ) -> None:
         from airflow.providers.docker.exceptions import DockerContainerFailedException
+        from docker.errors import APIError
         from docker.types import DeviceRequest, Mount
 
         from airflow_mlw.environments.docker_build import ensure_image
@@ -104,6 +105,13 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         ]
         try:
             DockerOperator.execute(self, {})  # type: ignore[arg-type]
+        except APIError as exc:
+            if self.device_requests and "device driver" in str(exc):
+                raise ComputeTargetException(
+                    f"compute target {self.compute_target!r} asks for {self.compute_options['gpus']} GPU(s), but the "
+                    f"Docker engine at {self.docker_url} has no GPU runtime"
+                ) from None
+            raise
         except DockerContainerFailedException as exc:
             lines = [str(line).rstrip() for line in (exc.logs or [])]
             code = self.cli.inspect_container(self.container["Id"])["State"]["ExitCode"]

@@ -60,3 +60,21 @@ def test_seed_estimator_on_docker_compute(
     run = load_example("seed_estimator").main(workspace, compute_target="docker")
     assert run.get_status() == "Finished"
     assert 0.5 < run.get_metrics()["AUC"] <= 1.0
+
+
+def test_gpus_on_an_engine_without_them_is_a_clear_error(
+    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "job.py").write_text("print('never runs')\n")
+    ComputeTarget.create(workspace, "gpu-docker", DockerCompute.provisioning_configuration(gpus=1))
+    config = ScriptRunConfig(
+        str(tmp_path / "src"),
+        "job.py",
+        compute_target="gpu-docker",
+        environment=Environment.get(workspace, "MLW-minimal"),
+    )
+    run = Experiment(workspace, "gpu").submit(config)
+    assert run.get_status() == "Failed"
+    logged = "".join(capfd.readouterr())
+    assert "compute target 'gpu-docker' asks for 1 GPU(s), but the Docker engine at" in logged
