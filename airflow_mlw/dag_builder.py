@@ -26,7 +26,7 @@ def task_id_for(step: PipelineStep) -> str:
 def _input_specs(step: PipelineStep) -> list[dict[str, Any]]:
     from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
     from airflow_mlw.datastores.reference import DataReference
-    from airflow_mlw.pipelines.data import PipelineData
+    from airflow_mlw.pipelines.data import DataPathInput, PipelineData
 
     specs: list[dict[str, Any]] = []
     for item in step.inputs + [
@@ -48,6 +48,13 @@ def _input_specs(step: PipelineStep) -> list[dict[str, Any]]:
                 spec.update(dataset_name=dataset.name, version=dataset.version)
             else:
                 spec["definition"] = dataset.definition
+        elif isinstance(item, DataPathInput):
+            spec = {
+                "name": item.name,
+                "type": "datapath_param",
+                "param": item.parameter.name,
+                "mode": item.binding.mode,
+            }
         elif isinstance(item, DataReference):
             spec = {
                 "name": item.data_reference_name or item.datastore._requested_name or "data",
@@ -146,7 +153,7 @@ def dag_params(pipeline: Pipeline) -> dict[str, Any]:
 
     params: dict[str, Any] = {
         name: Param(
-            parameter.default_value, type=parameter.json_type, description=f"pipeline parameter {name}"
+            parameter.param_default, type=parameter.json_type, description=f"pipeline parameter {name}"
         )
         for name, parameter in pipeline.parameters().items()
     }

@@ -130,6 +130,24 @@ class MlwScriptOperator(BaseOperator):
     def visible_path(self, kind: str, name: str, host_path: Path) -> str:
         return str(host_path)
 
+    @staticmethod
+    def _bound(spec: dict[str, Any], context: Context) -> dict[str, Any]:
+        """A data-path parameter's input as a datastore path, from this run's parameter value."""
+        if spec["type"] != "datapath_param":
+            return spec
+        value = (context.get("params") or {}).get(spec["param"]) or {}
+        if not isinstance(value, dict) or "RelativePath" not in value:
+            raise MlwError(
+                f"parameter {spec['param']!r} must be {{'DataStoreName': ..., 'RelativePath': ...}}, not {value!r}"
+            )
+        return {
+            "name": spec["name"],
+            "type": "datastore_path",
+            "datastore": value.get("DataStoreName"),
+            "path": value["RelativePath"],
+            "mode": spec["mode"],
+        }
+
     def _resolve_inputs(
         self, ws: Workspace, execution: ScriptExecution, context: Context
     ) -> dict[str, dict[str, Any]]:
@@ -137,7 +155,7 @@ class MlwScriptOperator(BaseOperator):
 
         resolved: dict[str, dict[str, Any]] = {}
         cache = Path(ws.settings.home) / "cache" / "outputs"
-        for spec in self.inputs:
+        for spec in (self._bound(s, context) for s in self.inputs):
             name = spec["name"]
             if spec["type"] == "pipeline_data":
                 record = context["ti"].xcom_pull(task_ids=spec["producer_task"], key="return_value")
@@ -252,7 +270,7 @@ class MlwScriptOperator(BaseOperator):
 
         tree, files = source_tree(self.source_directory, memo_for_home(ws.settings.home))
         inputs, inputs_info = {}, {}
-        for spec in self.inputs:
+        for spec in (self._bound(s, context) for s in self.inputs):
             fingerprint, info = self._input_fingerprint(ws, spec, context)
             inputs[spec["name"]], inputs_info[spec["name"]] = fingerprint, info
         outputs = {}

@@ -156,6 +156,13 @@ class PipelineParameter:
         self.default_value = default_value
 
     @property
+    def param_default(self) -> Any:
+        """The default as the DAG Param holds it (a DataPath as Azure's JSON shape)."""
+        return (
+            self.default_value.to_json() if isinstance(self.default_value, DataPath) else self.default_value
+        )
+
+    @property
     def json_type(self) -> str | list[str]:
         value = self.default_value
         if isinstance(value, bool):
@@ -187,6 +194,32 @@ class DataPath:
 
     def to_json(self) -> dict[str, Any]:
         return {"DataStoreName": datastore_name(self.datastore), "RelativePath": self.path_on_datastore}
+
+
+class DataPathInput:
+    """The pair ``(PipelineParameter(name, default_value=DataPath(...)), DataPathComputeBinding(...))``:
+    a datastore path chosen per run (trigger form, ``conf``, ``DataPathAssignments``)."""
+
+    def __init__(self, parameter: PipelineParameter, binding: DataPathComputeBinding) -> None:
+        if not isinstance(parameter.default_value, DataPath):
+            raise MlwError(
+                f"pipeline parameter {parameter.name!r} needs a DataPath default to bind a data path"
+            )
+        self.parameter = parameter
+        self.binding = binding
+        self.name = parameter.name
+
+    @staticmethod
+    def wrap(item: Any) -> Any:
+        """A ``(PipelineParameter, DataPathComputeBinding)`` tuple becomes a ``DataPathInput``."""
+        if (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], PipelineParameter)
+            and isinstance(item[1], DataPathComputeBinding)
+        ):
+            return DataPathInput(item[0], item[1])
+        return item
 
 
 class DataPathComputeBinding:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.pipelines.data import INPUT_MARK, OUTPUT_MARK, PipelineData, PipelineParameter
+from airflow_mlw.pipelines.data import INPUT_MARK, OUTPUT_MARK, DataPathInput, PipelineData, PipelineParameter
 
 
 class PipelineStep:
@@ -32,9 +32,14 @@ class PipelineStep:
         if not name:
             raise MlwError("a step needs a name")
         self.name = name
-        self.inputs = list(inputs or [])
+        self.inputs = [DataPathInput.wrap(i) for i in inputs or []]
         self.outputs = list(outputs or [])
-        self.arguments = list(arguments or [])
+        self.arguments = [DataPathInput.wrap(a) for a in arguments or []]
+        for argument in self.arguments:
+            if isinstance(argument, DataPathInput) and all(
+                getattr(i, "name", None) != argument.name for i in self.inputs
+            ):
+                self.inputs.append(argument)
         self.compute_target = (
             compute_target if compute_target is not None else getattr(runconfig, "target", None)
         )
@@ -95,7 +100,7 @@ class PipelineStep:
                 )
             elif isinstance(argument, PipelineParameter):
                 rendered.append(str(argument))
-            elif type(argument).__name__ == "DatasetConsumptionConfig":
+            elif isinstance(argument, DataPathInput) or type(argument).__name__ == "DatasetConsumptionConfig":
                 rendered.append(INPUT_MARK.format(argument.name))
             else:
                 rendered.append(str(argument))
@@ -103,6 +108,7 @@ class PipelineStep:
 
     def parameters(self) -> list[PipelineParameter]:
         found = [a for a in self.arguments if isinstance(a, PipelineParameter)]
+        found += [i.parameter for i in self.inputs if isinstance(i, DataPathInput)]
         found += [v for v in self.params.values() if isinstance(v, PipelineParameter)]
         return found
 

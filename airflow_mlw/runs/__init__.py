@@ -148,7 +148,12 @@ class Experiment:
             raise MlwError(
                 f"unknown pipeline parameter(s) {unknown}; the pipeline has {sorted(pipeline.parameters())}"
             )
-        conf = {**(pipeline_parameters or {}), "regenerate_outputs": bool(regenerate_outputs)}
+        from airflow_mlw.pipelines.data import DataPath
+
+        values = {
+            k: v.to_json() if isinstance(v, DataPath) else v for k, v in (pipeline_parameters or {}).items()
+        }
+        conf = {**values, "regenerate_outputs": bool(regenerate_outputs)}
         dag_run = run_dag(dag, conf)
         run_id = pipeline_run_id(self.workspace, dag_id, dag_run.run_id)
         with self.workspace.store.session(write=True) as session:

@@ -237,3 +237,42 @@ def test_killed_step_leaves_no_visible_output(workspace: Any, scripts: Path, tmp
     root = Path(workspace.get_default_datastore().config["root"])
     visible = [p for p in root.rglob("*") if "slow_out" in str(p)]
     assert visible == [], f"a killed step left {visible}"
+
+
+def test_datapath_parameter_is_chosen_per_run(workspace: Any, scripts: Path, tmp_path: Path) -> None:
+    from airflow_mlw import Datastore
+    from airflow_mlw.pipelines import DataPath, DataPathComputeBinding
+
+    store = Datastore.register_local(workspace, "inputs_store", tmp_path / "inputs")
+    for name, text in (("one", "first"), ("two", "second")):
+        (tmp_path / "inputs" / name).mkdir(parents=True)
+        (tmp_path / "inputs" / name / "value.txt").write_text(text)
+    data_path = PipelineParameter(
+        "input_path", default_value=DataPath(datastore=store, path_on_datastore="one")
+    )
+    out = PipelineData("copied")
+    step = PythonScriptStep(
+        "copy.py",
+        name="copy",
+        source_directory=str(scripts),
+        arguments=["--inp", (data_path, DataPathComputeBinding(mode="mount")), "--out", out],
+        outputs=[out],
+    )
+    pipeline = Pipeline(workspace, [step])
+    assert pipeline.to_dag("mlw_datapath").params["input_path"] == {
+        "DataStoreName": "inputs_store",
+        "RelativePath": "one",
+    }
+    experiment = Experiment(workspace, "datapath")
+    default_run = experiment.submit(pipeline)
+    other_run = experiment.submit(pipeline, pipeline_parameters={"input_path": DataPath(store, "two")})
+    texts = []
+    for run in (default_run, other_run):
+        (copied,) = run.find_step_run("copy")
+        texts.append(
+            (
+                Path(copied.get_output_data("copied").download(str(tmp_path / run.id))) / "value.txt"
+            ).read_text()
+        )
+    assert texts == ["first", "second"]
+    assert not other_run.find_step_run("copy")[0].is_reused, "another data path is another input"
