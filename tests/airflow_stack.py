@@ -1,0 +1,127 @@
+"""A real Airflow 3 deployment on loopback for end-to-end runs: api-server, scheduler and
+dag-processor (LocalExecutor) in a temp AIRFLOW_HOME, stopped and removed afterwards.
+
+Used by benchmarks that need parallel task slots (``dag.test()`` runs tasks one at a time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.services import free_port, port_open, stop_process, wait_until
+
+
+class AirflowStack:
+    """Airflow's services over a DAG folder; ``trigger`` and ``wait`` a DAG run through the metadata DB."""
+
+    def __init__(
+        self, dags_folder: Path, parallelism: int = 2, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="mlw-airflow-stack-"))
+        self.dags_folder = dags_folder
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "mlw-test-secret",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "PYTHONDONTWRITEBYTECODE": "",
+            **(extra_env or {}),
+        }
+        self.env.pop("PYTHONDONTWRITEBYTECODE")
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def airflow(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("airflow")), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self) -> AirflowStack:
+        migrate = self.airflow("db", "migrate")
+        if migrate.returncode:
+            raise RuntimeError(f"airflow db migrate failed: {migrate.stderr[-500:]}")
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        for command in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
+            log = open(self.home / f"{command[0]}.log", "wb")
+            self.processes.append(
+                subprocess.Popen(
+                    [airflow, *command],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        wait_until(lambda: port_open(self.port), 120, "airflow api-server", self.home / "api-server.log")
+        return self
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        def parsed() -> bool:
+            listing = self.airflow("dags", "list", "-o", "plain")
+            return all(dag_id in listing.stdout for dag_id in dag_ids)
+
+        wait_until(parsed, timeout, f"DAGs {dag_ids} parsed", self.home / "dag-processor.log")
+
+    def trigger(self, dag_id: str, conf: str = "{}") -> str:
+        out = self.airflow("dags", "trigger", dag_id, "--conf", conf, "-o", "json")
+        if out.returncode:
+            raise RuntimeError(f"trigger {dag_id} failed: {out.stderr[-500:]}")
+        import json
+
+        line = next(line for line in out.stdout.splitlines() if line.startswith("["))
+        return str(json.loads(line)[0]["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        import json
+
+        out = self.airflow("dags", "list-runs", dag_id, "-o", "json")
+        line = next((line for line in out.stdout.splitlines() if line.startswith("[")), "[]")
+        for row in json.loads(line):
+            if row["run_id"] == run_id:
+                return dict(row)
+        return {}
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 600) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = self.run_state(dag_id, run_id)
+            if row.get("state") in ("success", "failed"):
+                return row
+            time.sleep(1)
+        raise TimeoutError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_process(process)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def airflow_stack(dags_folder: Path, **kwargs: Any) -> Iterator[AirflowStack]:
+    stack = AirflowStack(dags_folder, **kwargs)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
