@@ -102,7 +102,8 @@ class MlwScriptOperator(BaseOperator):
 
         return Environment.from_spec(self.environment_name, self.environment_spec)
 
-    def _ensure_run_row(self, ws: Workspace, context: Context) -> str:
+    def _ensure_run_row(self, ws: Workspace, context: Context, **fields: Any) -> str:
+        """The registry row of this run (made here unless the submission made it), with ``fields``."""
         from airflow_mlw.registry.models import RunRow
 
         if self.run_id is not None:
@@ -120,6 +121,7 @@ class MlwScriptOperator(BaseOperator):
                 dag_run_id=ti.run_id,
                 task_id=ti.task_id,
                 compute_target=self.compute_target,
+                **fields,
             )
             session.add(row)
             session.flush()
@@ -217,39 +219,41 @@ class MlwScriptOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         ws = workspace_or_configured(self.workspace)
-        ti = context["ti"]
-        run_id = self._ensure_run_row(ws, context)
-        key = None
-        if self.step_name:
-            from airflow_mlw.pipelines import reuse
+        if not self.step_name:
+            return self._run(ws, context, self._ensure_run_row(ws, context))
+        from airflow_mlw.pipelines import reuse
 
-            document = self._key_document(ws, context)
-            key = reuse.reuse_key(document)
-            self._record_key(ws, run_id, key, document)
-            if self.allow_reuse and not self._regenerate(context):
-                hit = reuse.find_hit(ws, key)
-                if hit is None and not reuse.acquire_lease(ws, key, run_id):
-                    self.log.info("another run is computing key %s: waiting to reuse its result", key[:12])
-                    hit = reuse.wait_for_flight(ws, key, run_id)
-                if hit is not None:
-                    return self._reuse(ws, run_id, hit, key)
-                previous = reuse.last_run_of_step(ws, self.step_name, ti.dag_id, run_id)
-                self.log.info(
-                    "not reused %s (key %s): %s",
-                    self.step_name,
-                    key[:12],
-                    "; ".join(reuse.explain(previous, document)),
-                )
-            else:
-                reason = "allow_reuse=False" if not self.allow_reuse else "regenerate_outputs"
-                self.log.info("running %s without reuse (%s)", self.step_name, reason)
+        ti = context["ti"]
+        document = self._key_document(ws, context)
+        key = reuse.reuse_key(document)
+        reusable = self.allow_reuse and not self._regenerate(context)
+        hit = reuse.find_hit(ws, key) if reusable else None
+        # One registry write decides the row: handed over on a hit, running on a miss.
+        fields = self._handover_fields(hit) if hit is not None else {}
+        run_id = self._ensure_run_row(ws, context, reuse_key=key, key_document=document, **fields)
+        if hit is not None:
+            return self._handed_over(ws, run_id, hit, key)
+        if reusable and not reuse.acquire_lease(ws, key, run_id):
+            self.log.info("another run is computing key %s: waiting to reuse its result", key[:12])
+            hit = reuse.wait_for_flight(ws, key, run_id)
+            if hit is not None:
+                self._update_row(ws, run_id, self._handover_fields(hit))
+                return self._handed_over(ws, run_id, hit, key)
+        if reusable:
+            previous = reuse.last_run_of_step(ws, self.step_name, ti.dag_id, run_id)
+            self.log.info(
+                "not reused %s (key %s): %s",
+                self.step_name,
+                key[:12],
+                "; ".join(reuse.explain(previous, document)),
+            )
+        else:
+            reason = "allow_reuse=False" if not self.allow_reuse else "regenerate_outputs"
+            self.log.info("running %s without reuse (%s)", self.step_name, reason)
         try:
             return self._run(ws, context, run_id)
         finally:
-            if key is not None:
-                from airflow_mlw.pipelines.reuse import release_lease
-
-                release_lease(ws, key, run_id)
+            reuse.release_lease(ws, key, run_id)
 
     @staticmethod
     def _regenerate(context: Context) -> bool:
@@ -322,40 +326,39 @@ class MlwScriptOperator(BaseOperator):
         manifest, _ = build_manifest(ws, [Source(spec.get("datastore"), spec.get("path") or "")])
         return manifest.fingerprint, {"datastore": spec.get("datastore"), "path": spec.get("path")}
 
-    def _record_key(self, ws: Workspace, run_id: str, key: str, document: dict[str, Any]) -> None:
+    @staticmethod
+    def _update_row(ws: Workspace, run_id: str, fields: dict[str, Any]) -> None:
         from airflow_mlw.registry.models import RunRow
 
         with ws.store.session(write=True) as session:
             row = session.get(RunRow, run_id)
             if row is not None:
-                row.reuse_key, row.key_document = key, document
+                for name, value in fields.items():
+                    setattr(row, name, value)
 
-    def _reuse(self, ws: Workspace, run_id: str, hit: Any, key: str) -> dict[str, Any]:
-        """Hand over the earlier run's outputs: no container, no input read, no environment built."""
-        from airflow_mlw.registry.models import RunRow, utcnow
-        from airflow_mlw.runs import SubmittedRun
+    @staticmethod
+    def _handover_fields(hit: Any) -> dict[str, Any]:
+        from airflow_mlw.registry.models import utcnow
 
-        origin = SubmittedRun(ws, hit.reused_from_id or hit.id)
-        origin_row = origin._row()
-        with ws.store.session(write=True) as session:
-            row = session.get(RunRow, run_id)
-            assert row is not None
-            row.status, row.reused_from_id, row.outputs = "Finished", origin.id, dict(hit.outputs or {})
-            row.started_at = row.finished_at = utcnow()
-            row.properties = {"reused": True}
-        self.log.info(
-            "reused %s from %s/%s (key %s)",
-            self.step_name,
-            origin_row.dag_id,
-            origin_row.dag_run_id,
-            key[:12],
-        )
+        now = utcnow()
+        return {
+            "status": "Finished",
+            "reused_from_id": hit.reused_from_id or hit.id,
+            "outputs": dict(hit.outputs or {}),
+            "started_at": now,
+            "finished_at": now,
+            "properties": {"reused": True},
+        }
+
+    def _handed_over(self, ws: Workspace, run_id: str, hit: Any, key: str) -> dict[str, Any]:
+        """The earlier run's outputs as this step's result: no container, no input read, no build."""
+        origin = hit.reused_from_id or hit.id
+        self.log.info("reused %s from %s/%s (key %s)", self.step_name, hit.dag_id, hit.dag_run_id, key[:12])
         return {
             "run_id": run_id,
             "status": "Finished",
-            "metrics": origin.get_metrics(),
             "outputs": dict(hit.outputs or {}),
-            "reused_from": origin.id,
+            "reused_from": origin,
         }
 
     def _run(self, ws: Workspace, context: Context, run_id: str) -> dict[str, Any]:
