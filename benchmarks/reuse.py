@@ -82,8 +82,12 @@ def main() -> None:
         assert str(run_dag(noop).state) == "success"
         python_base.append(time.perf_counter() - started)
     o, b, p = statistics.median(ours), statistics.median(base), statistics.median(python_base)
-    print(f"fully reused 20-step re-run vs 20 EmptyOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.10]")
-    print(f"  vs 20 no-op PythonOperators (run through the task runner, unlike EmptyOperator): {p:.2f}s, ratio {o / p:.2f}")
+    print(
+        f"fully reused 20-step re-run vs 20 EmptyOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.10]"
+    )
+    print(
+        f"  vs 20 no-op PythonOperators (run through the task runner, unlike EmptyOperator): {p:.2f}s, ratio {o / p:.2f}"
+    )
 
     tree = scratch / "tree"
     block = os.urandom(1 << 20)
