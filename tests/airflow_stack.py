@@ -44,10 +44,9 @@ class AirflowStack:
             "AIRFLOW__API_AUTH__JWT_SECRET": "mlw-test-secret",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "PYTHONDONTWRITEBYTECODE": "",
             **(extra_env or {}),
         }
-        self.env.pop("PYTHONDONTWRITEBYTECODE")
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # services start faster from byte-compiled modules
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def airflow(self, *args: str) -> subprocess.CompletedProcess[str]:

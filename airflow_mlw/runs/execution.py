@@ -35,7 +35,7 @@ class ScriptSpec:
         source = Path(self.source_directory)
         if not source.is_dir():
             raise MlwError(f"source_directory {source} does not exist")
-        if not (source / self.script).is_file():
+        if self.script and not (source / self.script).is_file():
             raise MlwError(f"script {self.script!r} not found in source_directory {source}")
 
 

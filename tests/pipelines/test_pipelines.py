@@ -276,3 +276,14 @@ def test_datapath_parameter_is_chosen_per_run(workspace: Any, scripts: Path, tmp
         )
     assert texts == ["first", "second"]
     assert not other_run.find_step_run("copy")[0].is_reused, "another data path is another input"
+
+
+def test_command_step_runs_a_shell_command_in_the_snapshot(workspace: Any, scripts: Path) -> None:
+    from airflow_mlw.pipelines import CommandStep
+
+    step = CommandStep(
+        "python copy.py --text hello && test -f copy.py", name="cmd", source_directory=str(scripts)
+    )
+    run = Experiment(workspace, "command").submit(Pipeline(workspace, [step]))
+    (cmd,) = run.find_step_run("cmd")
+    assert cmd.get_status() == "Finished" and cmd.get_metrics() == {"length": 5}
