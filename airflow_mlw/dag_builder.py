@@ -170,12 +170,14 @@ def pipeline_dag(
 ) -> Any:
     from airflow.sdk import DAG
 
+    from airflow_mlw.pipelines.schedule import airflow_schedule
+
     dag_kwargs.setdefault("tags", ["mlw", "pipeline"])
     if pipeline.description and "description" not in dag_kwargs:
         dag_kwargs["description"] = pipeline.description
     with DAG(
         dag_id,
-        schedule=schedule,
+        schedule=airflow_schedule(schedule),
         params={**dag_params(pipeline), **dag_kwargs.pop("params", {})},
         **dag_kwargs,
     ) as dag:
