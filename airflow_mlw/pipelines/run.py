@@ -51,6 +51,13 @@ class StepRun(SubmittedRun):
     def reused_from(self) -> str | None:
         return self._row().reused_from_id
 
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        """A reused step reports the metrics of the run whose outputs it was handed."""
+        origin = self.reused_from
+        if origin is not None:
+            return SubmittedRun(self.workspace, origin).get_metrics(name)
+        return super().get_metrics(name)
+
     def get_outputs(self) -> dict[str, PortDataReference]:
         return {
             name: PortDataReference(self.workspace, record)

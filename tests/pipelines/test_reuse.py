@@ -100,6 +100,7 @@ def test_unchanged_rerun_reuses_every_step_and_hands_over_outputs(workspace: Any
     )
     (train2,) = second.find_step_run("train")
     assert train2.get_status() == "Finished"
+    assert train2.get_metrics() == {"alpha": 0.1}, "a reused step reports its origin's metrics"
 
 
 def test_helper_byte_change_misses_and_identical_output_lets_downstream_hit(
