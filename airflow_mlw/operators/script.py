@@ -217,8 +217,25 @@ class MlwScriptOperator(BaseOperator):
 
         return [MARK_RE.sub(replace, argument) for argument in self.arguments]
 
+    #: Compute kinds this operator runs on (a named target of another kind is refused at run time).
+    runs_on: tuple[str, ...] = ("local", "cluster", "docker", "attached")
+
+    def _check_compute(self, ws: Workspace) -> None:
+        """A target named by string is resolved here; one this operator cannot honour is an error."""
+        from airflow_mlw.compute import ComputeTarget
+
+        if self.compute_target in ("local", None):
+            return
+        kind = ComputeTarget(ws, self.compute_target).kind
+        if kind not in self.runs_on:
+            raise MlwError(
+                f"compute target {self.compute_target!r} is a {kind} target, which {type(self).__name__} cannot run; "
+                "pass the ComputeTarget object (not its name) to the step, or enable Docker in its environment"
+            )
+
     def execute(self, context: Context) -> dict[str, Any]:
         ws = workspace_or_configured(self.workspace)
+        self._check_compute(ws)
         if not self.step_name:
             return self._run(ws, context, self._ensure_run_row(ws, context))
         from airflow_mlw.pipelines import reuse
@@ -487,6 +504,8 @@ def pipeline_run_id(ws: Workspace, dag_id: str, dag_run_id: str) -> str:
 
 class LocalScriptOperator(MlwScriptOperator):
     """A subprocess on the worker, with the environment's interpreter (a cached venv when it lists packages)."""
+
+    runs_on = ("local", "cluster")
 
     def run_script(
         self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]

@@ -287,3 +287,14 @@ def test_command_step_runs_a_shell_command_in_the_snapshot(workspace: Any, scrip
     run = Experiment(workspace, "command").submit(Pipeline(workspace, [step]))
     (cmd,) = run.find_step_run("cmd")
     assert cmd.get_status() == "Finished" and cmd.get_metrics() == {"length": 5}
+
+
+def test_docker_target_named_by_string_is_not_silently_run_locally(workspace: Any, scripts: Path) -> None:
+    from airflow_mlw.core.compute import ComputeTarget, DockerCompute
+
+    ComputeTarget.create(workspace, "docker_by_name", DockerCompute.provisioning_configuration())
+    step = PythonScriptStep(
+        "copy.py", name="named", source_directory=str(scripts), compute_target="docker_by_name"
+    )
+    dag_run = run_dag(Pipeline(workspace, [step]).to_dag("mlw_named_target"))
+    assert task_states(dag_run) == {"named": "failed"}
