@@ -24,8 +24,15 @@ class AirflowStack:
     """Airflow's services over a DAG folder; ``trigger`` and ``wait`` a DAG run through the metadata DB."""
 
     def __init__(
-        self, dags_folder: Path, parallelism: int = 2, extra_env: dict[str, str] | None = None
+        self,
+        dags_folder: Path,
+        parallelism: int = 2,
+        extra_env: dict[str, str] | None = None,
+        services: tuple[str, ...] = ("api-server", "scheduler", "dag-processor"),
+        before_start: Any = None,
     ) -> None:
+        self.services = services
+        self.before_start = before_start
         self.home = Path(tempfile.mkdtemp(prefix="mlw-airflow-stack-"))
         self.dags_folder = dags_folder
         self.port = free_port()
@@ -61,8 +68,15 @@ class AirflowStack:
         migrate = self.airflow("db", "migrate")
         if migrate.returncode:
             raise RuntimeError(f"airflow db migrate failed: {migrate.stderr[-500:]}")
+        if self.before_start is not None:
+            self.before_start(self.home)
         airflow = str(Path(sys.executable).with_name("airflow"))
-        for command in (["api-server", "--port", str(self.port)], ["scheduler"], ["dag-processor"]):
+        commands = {
+            "api-server": ["api-server", "--port", str(self.port)],
+            "scheduler": ["scheduler"],
+            "dag-processor": ["dag-processor"],
+        }
+        for command in (commands[name] for name in self.services):
             log = open(self.home / f"{command[0]}.log", "wb")
             self.processes.append(
                 subprocess.Popen(

@@ -110,3 +110,4 @@ def test_wheel_carries_migrations_and_entry_points(tmp_path: Path) -> None:
     assert "airflow_mlw/registry/migrations/env.py" in names
     entry_points = zipfile.ZipFile(wheel).read("airflow_mlw-0.1.0.dist-info/entry_points.txt").decode()
     assert "apache_airflow_provider" in entry_points and "mlw = airflow_mlw.cli:main" in entry_points
+    assert "[airflow.plugins]" in entry_points and "mlw = airflow_mlw.plugins:MlwPlugin" in entry_points

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from airflow_mlw.plugins.api import create_app
+
 
 class MlwPlugin(AirflowPlugin):
-    """Registers airflow_mlw with Airflow; the workspace UI and REST routes hang off it."""
+    """Mounts the ML Workspace REST app on the api-server under ``/mlw``."""
 
     name = "mlw"
+    fastapi_apps = [{"app": create_app(), "url_prefix": "/mlw", "name": "ML Workspace"}]
