@@ -12,23 +12,7 @@ from airflow_mlw import Datastore
 from airflow_mlw.datasets import Dataset
 from airflow_mlw.exceptions import DatasetError
 from airflow_mlw.workspace import Workspace
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-
-
-@pytest.fixture
-def store(workspace: Workspace, tmp_path: Path) -> Any:
-    return Datastore.register_local(workspace, "tab", tmp_path / "store")
-
-
-@pytest.fixture
-def root(store: Any) -> Path:
-    return Path(store.config["root"])
+from tests.datasets.conftest import write
 
 
 def test_seed_example_reads_current_and_archive_files(workspace: Workspace, store: Any, root: Path) -> None:

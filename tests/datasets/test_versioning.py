@@ -10,22 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from airflow_mlw import Datastore
 from airflow_mlw.datasets import Dataset, DatasetDriftError
 from airflow_mlw.exceptions import DatasetError, DatasetExistsError, DatasetNotFoundError
 from airflow_mlw.workspace import Workspace
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-
-
-@pytest.fixture
-def store(workspace: Workspace, tmp_path: Path) -> Any:
-    return Datastore.register_local(workspace, "data_store", tmp_path / "store")
+from tests.datasets.conftest import write
 
 
 @pytest.fixture
