@@ -6,6 +6,7 @@ the prepared folder with the prepared environment variables; everything else is 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -44,10 +45,9 @@ def runtime_path() -> Path:
     import airflow_mlw
 
     package = Path(airflow_mlw.__file__).parent
-    shim = (
-        Path(tempfile.gettempdir())
-        / f"mlw-runtime-{airflow_mlw.__version__}-{abs(hash(str(package))) % 10**8}"
-    )
+    # A stable name (str hashes are salted per process): one shim per installed package, not per task.
+    digest = hashlib.sha256(str(package).encode()).hexdigest()[:12]
+    shim = Path(tempfile.gettempdir()) / f"mlw-runtime-{airflow_mlw.__version__}-{digest}"
     link = shim / "airflow_mlw"
     if not link.exists():
         shim.mkdir(parents=True, exist_ok=True)
