@@ -298,3 +298,19 @@ def test_docker_target_named_by_string_is_not_silently_run_locally(workspace: An
     )
     dag_run = run_dag(Pipeline(workspace, [step]).to_dag("mlw_named_target"))
     assert task_states(dag_run) == {"named": "failed"}
+
+
+def test_as_task_group_wires_producers_inside_the_group(
+    workspace: Any, scripts: Path, tmp_path: Path
+) -> None:
+    from airflow.sdk import DAG
+
+    first, second, _ = chain(scripts)
+    with DAG("mlw_task_group", schedule=None) as dag:
+        Pipeline(workspace, [first, second]).as_task_group("training")
+    assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == {
+        "training.first": [],
+        "training.second": ["training.first"],
+    }
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"training.first": "success", "training.second": "success"}
