@@ -1,5 +1,6 @@
-"""A real Airflow 3 deployment on loopback for end-to-end runs: api-server, scheduler and
-dag-processor (LocalExecutor) in a temp AIRFLOW_HOME, stopped and removed afterwards.
+"""A real Airflow 3 deployment on loopback for end-to-end runs: api-server, scheduler,
+dag-processor and (when asked) triggerer (LocalExecutor) in a temp AIRFLOW_HOME, stopped and removed
+afterwards.
 
 Used by benchmarks that need parallel task slots (``dag.test()`` runs tasks one at a time).
 """
@@ -75,6 +76,7 @@ class AirflowStack:
             "api-server": ["api-server", "--port", str(self.port)],
             "scheduler": ["scheduler"],
             "dag-processor": ["dag-processor"],
+            "triggerer": ["triggerer"],
         }
         for command in (commands[name] for name in self.services):
             log = open(self.home / f"{command[0]}.log", "wb")
