@@ -6,6 +6,7 @@ sets them, Airflow validates them); ``regenerate_outputs`` is a boolean Param of
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -161,6 +162,19 @@ def dag_params(pipeline: Pipeline) -> dict[str, Any]:
     return params
 
 
+def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
+    """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
+    from airflow_mlw.operators.script import pipeline_run_id
+    from airflow_mlw.registry.models import RunRow
+
+    dag_run = context["dag_run"]
+    run_id = pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id)
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is not None:
+            row.status = status
+
+
 def pipeline_dag(
     pipeline: Pipeline,
     dag_id: str,
@@ -173,6 +187,12 @@ def pipeline_dag(
     from airflow_mlw.pipelines.schedule import airflow_schedule
 
     dag_kwargs.setdefault("tags", ["mlw", "pipeline"])
+    dag_kwargs.setdefault(
+        "on_success_callback", functools.partial(mark_pipeline_run, pipeline.workspace, "Finished")
+    )
+    dag_kwargs.setdefault(
+        "on_failure_callback", functools.partial(mark_pipeline_run, pipeline.workspace, "Failed")
+    )
     if pipeline.description and "description" not in dag_kwargs:
         dag_kwargs["description"] = pipeline.description
     with DAG(

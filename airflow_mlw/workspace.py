@@ -55,6 +55,23 @@ class Workspace:
         self._row_id: int | None = None
         self._row_lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (published pipelines) by name: the reader resolves its own settings and registry."""
+        return {
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "location": self.location,
+            "_workspace_name": self.name,
+            "_registry_url": self._registry_url,
+            "_config_path": None,
+            "_create_if_missing": False,
+            "_row_id": None,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._row_lock = threading.Lock()
+
     # -- construction -----------------------------------------------------------------------------
 
     @classmethod

@@ -44,6 +44,7 @@ class Pipeline:
         self._sequence_edges: list[tuple[PipelineStep, PipelineStep]] = []
         roots = self._flatten(steps)
         self.steps = self._closure(roots)
+        self._dag_id: str | None = None
 
     def _flatten(self, steps: Any) -> list[PipelineStep]:
         if isinstance(steps, StepSequence):
@@ -185,7 +186,28 @@ class Pipeline:
         """An Airflow DAG: one task per step, parameters as ``Param`` in the trigger form. No I/O."""
         from airflow_mlw.dag_builder import pipeline_dag
 
-        return pipeline_dag(self, dag_id, schedule, **dag_kwargs)
+        dag = pipeline_dag(self, dag_id, schedule, **dag_kwargs)
+        self._dag_id = dag_id
+        return dag
+
+    def publish(
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        dag_id: str | None = None,
+    ) -> Any:
+        """Record this pipeline as published (Azure's ``publish``); returns a ``PublishedPipeline``.
+
+        Its DAG is ``dag_id``, else the one ``to_dag`` made of it in this process, else a DAG file
+        written into Airflow's DAGs folder (``mlw_published/``) with a snapshot of the sources.
+        """
+        from airflow_mlw.pipelines.publish import PublishedPipeline
+
+        return PublishedPipeline.create(
+            self.workspace, self, name, description, version, continue_on_step_failure, dag_id
+        )
 
     def as_task_group(self, group_id: str) -> Any:
         """The steps as a TaskGroup inside the DAG being defined (``with DAG(...):``)."""

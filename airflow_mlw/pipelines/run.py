@@ -97,6 +97,32 @@ class PipelineRun(SubmittedRun):
 
     get_children = get_steps
 
+    def get_status(self) -> str:
+        """Registry status; while that says the run is not over, the api-server or Airflow decides."""
+        status = super().get_status()
+        if status in ("Finished", "Failed", "Canceled"):
+            return status
+        if self.workspace.settings.api_url:
+            from airflow_mlw.api_client import ApiClient
+
+            answer = ApiClient.from_settings(self.workspace.settings).request(
+                "GET", f"/mlw/api/runs/{self.id}"
+            )
+            return str(answer["Status"])
+        from airflow_mlw.pipelines.triggering import pipeline_run_status
+
+        return pipeline_run_status(self.workspace, self.id)
+
+    def publish_pipeline(
+        self, name: str, description: str | None = None, version: str | None = None, **_: Any
+    ) -> Any:
+        """Publish the pipeline this run ran (Azure's ``PipelineRun.publish_pipeline``); needs the run
+        object ``Experiment.submit`` returned, which holds the pipeline."""
+        pipeline = getattr(self, "_pipeline", None)
+        if pipeline is None:
+            raise MlwError(f"run {self.id} was not submitted from this process; publish the Pipeline itself")
+        return pipeline.publish(name, description, version)
+
     def find_step_run(self, name: str) -> list[StepRun]:
         return [step for step in self.get_steps() if step.name == name]
 

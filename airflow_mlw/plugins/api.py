@@ -31,4 +31,7 @@ def create_app() -> FastAPI:
             for ds in Dataset.get_all(Workspace.from_config()).values()
         ]
 
+    from airflow_mlw.plugins.pipelines_api import create_router
+
+    app.include_router(create_router())
     return app

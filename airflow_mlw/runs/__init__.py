@@ -112,9 +112,19 @@ class Experiment:
         :param kwargs: for pipelines, ``pipeline_parameters`` and ``regenerate_outputs``
         """
         from airflow_mlw.pipelines.graph import Pipeline
+        from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
 
         if isinstance(config, Pipeline):
             return self._submit_pipeline(config, tags or {}, **kwargs)
+        if isinstance(config, PublishedPipeline):
+            return config.submit(self.workspace, self.name, kwargs.get("pipeline_parameters"), tags=tags)
+        if isinstance(config, PipelineEndpoint):
+            return config.submit(
+                self.name,
+                kwargs.get("pipeline_parameters"),
+                pipeline_version=kwargs.get("pipeline_version"),
+                tags=tags,
+            )
         if not isinstance(config, ScriptRunConfig):
             raise MlwError(f"Experiment.submit cannot run a {type(config).__name__}")
         if not config.script:
@@ -137,12 +147,8 @@ class Experiment:
         **_: Any,
     ) -> Any:
         from airflow_mlw.dag_builder import pipeline_dag
-        from airflow_mlw.operators.script import pipeline_run_id
-        from airflow_mlw.pipelines.run import PipelineRun
-        from airflow_mlw.runs.inprocess import run_dag
+        from airflow_mlw.pipelines.triggering import run_in_process, submit_over_rest
 
-        dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", f"mlw_pipeline_{self.name}")
-        dag = pipeline_dag(pipeline, dag_id, experiment_name=self.name)
         unknown = sorted(set(pipeline_parameters or {}) - set(pipeline.parameters()))
         if unknown:
             raise MlwError(
@@ -154,15 +160,14 @@ class Experiment:
             k: v.to_json() if isinstance(v, DataPath) else v for k, v in (pipeline_parameters or {}).items()
         }
         conf = {**values, "regenerate_outputs": bool(regenerate_outputs)}
-        dag_run = run_dag(dag, conf)
-        run_id = pipeline_run_id(self.workspace, dag_id, dag_run.run_id)
-        with self.workspace.store.session(write=True) as session:
-            row = session.get(models.RunRow, run_id)
-            assert row is not None
-            row.status = STATUS_BY_STATE.get(str(dag_run.state), "Failed")
-            row.experiment_name = self.name
-            row.tags = tags
-        return PipelineRun(self.workspace, run_id)
+        if self.workspace.settings.api_url:
+            run = submit_over_rest(pipeline, self.name, conf, tags)
+        else:
+            dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", f"mlw_pipeline_{self.name}")
+            dag = pipeline_dag(pipeline, dag_id, experiment_name=self.name)
+            run = run_in_process(self.workspace, dag, conf, self.name, tags)
+        run._pipeline = pipeline
+        return run
 
     def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
         from airflow.sdk import DAG

@@ -7,9 +7,11 @@ from airflow_mlw._lazy import lazy_exports
 __all__ = [
     "OutputFileDatasetConfig",
     "Pipeline",
+    "PipelineEndpoint",
     "PipelineData",
     "PipelineParameter",
     "PipelineRun",
+    "PublishedPipeline",
     "StepRun",
     "StepSequence",
 ]
@@ -23,6 +25,8 @@ __getattr__, __dir__ = lazy_exports(
         "PipelineParameter": "airflow_mlw.pipelines.data",
         "StepSequence": "airflow_mlw.pipelines.steps",
         "PipelineRun": "airflow_mlw.pipelines.run",
+        "PublishedPipeline": "airflow_mlw.pipelines.publish",
+        "PipelineEndpoint": "airflow_mlw.pipelines.publish",
         "StepRun": "airflow_mlw.pipelines.run",
     },
 )
