@@ -412,6 +412,63 @@ def cmd_compute_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> Any:
+    """The api-server client when ``[mlw] api_url`` is set, else ``None`` (work in-process)."""
+    from airflow_mlw.api_client import ApiClient
+
+    ws = _workspace(args)
+    return ApiClient.from_settings(ws.settings) if ws.settings.api_url else None
+
+
+def cmd_pipeline_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.pipelines.publish import PublishedPipeline
+
+    client = _api(args)
+    if client is not None:
+        _print(client.request("GET", "/mlw/api/pipelines"), args.json)
+    else:
+        _print([p.to_json() for p in PublishedPipeline.list(_workspace(args))], args.json)
+    return 0
+
+
+def _param(text: str) -> tuple[str, Any]:
+    """``k=v``; ``v`` is read as JSON when it parses (numbers, booleans, objects), else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise MlwError(f"--param {text!r} must be NAME=VALUE")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def cmd_pipeline_trigger(args: argparse.Namespace) -> int:
+    from airflow_mlw.pipelines.publish import PublishedPipeline
+
+    parameters = dict(_param(p) for p in args.param)
+    client = _api(args)
+    if client is None:
+        run = PublishedPipeline.get_by_name(_workspace(args), args.name, args.version).submit(
+            _workspace(args), args.experiment or args.name, parameters
+        )
+        _print({"Id": run.id, "Status": run.get_status()}, args.json)
+        return 0 if run.get_status() == "Finished" else 1
+    query = f"?version={args.version}" if args.version else ""
+    body = {"ExperimentName": args.experiment or args.name, "ParameterAssignments": parameters}
+    answer = client.request("POST", f"/mlw/api/pipelines/{args.name}/runs{query}", body)
+    if args.wait:
+        import time
+
+        while (answer := client.request("GET", f"/mlw/api/runs/{answer['Id']}"))["Status"] not in (
+            "Finished",
+            "Failed",
+            "Canceled",
+        ):
+            time.sleep(2)
+    _print(answer, args.json)
+    return 0 if answer.get("Status", "Finished") == "Finished" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
@@ -544,6 +601,19 @@ def build_parser() -> argparse.ArgumentParser:
     add(cache, "clear", cmd_cache_clear, "forget every reuse key (nothing is reused until steps run again)")
     for sub in (cache_list, cache_show, cache_explain):
         sub.add_argument("--limit", type=int, default=50)
+
+    pipeline = groups.add_parser("pipeline", help="published pipelines").add_subparsers(
+        dest="command", required=True
+    )
+    add(pipeline, "list", cmd_pipeline_list, "published pipelines (over REST when [mlw] api_url is set)")
+    trigger = add(
+        pipeline, "trigger", cmd_pipeline_trigger, "run the newest active pipeline published as NAME"
+    )
+    trigger.add_argument("name")
+    trigger.add_argument("--param", action="append", default=[], metavar="K=V", help="pipeline parameter")
+    trigger.add_argument("--version", help="published version (default: newest)")
+    trigger.add_argument("--experiment", help="experiment name (default: the pipeline's name)")
+    trigger.add_argument("--wait", action="store_true", help="wait for the run to end and show its steps")
 
     db = groups.add_parser("db", help="registry database").add_subparsers(dest="command", required=True)
     add(db, "upgrade", cmd_db_upgrade, "apply pending registry migrations")
