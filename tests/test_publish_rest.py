@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_mlw.core import Experiment, Workspace
+from airflow_mlw.core import Experiment, ScriptRunConfig, Workspace
 from airflow_mlw.pipeline.core import PipelineEndpoint, PublishedPipeline
 from airflow_mlw.pipelines.run import PipelineRun
 from tests.airflow_stack import airflow_stack
@@ -116,6 +116,12 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         submitted = Experiment(ws, "adhoc").submit(make_pipeline(ws, tmp_path), pipeline_parameters={"text": "q"})
         submitted.wait_for_completion(show_output=False)
         assert PipelineRun(ws, submitted.id).get_steps()[0].get_metrics() == {"chars": 2}
+        # A single script over REST: a one-task DAG in the deployment.
+        config = ScriptRunConfig(str(tmp_path / "scripts"), "write.py", arguments=["zz", "out-dir"])
+        script_run = Experiment(ws, "script-over-rest").submit(config)
+        script_run.wait_for_completion(show_output=False)
+        assert script_run.get_status() == "Finished"
+        assert script_run.get_metrics() == {"chars": 4}
 
         # The CLI uses the same API.
         cli_env = {**__import__("os").environ}

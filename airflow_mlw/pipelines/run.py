@@ -142,3 +142,22 @@ class PipelineRun(SubmittedRun):
             failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
             raise MlwError(f"pipeline run {self.id} failed (steps {failed})")
         return self.get_details()
+
+
+class ScriptOverRestRun(PipelineRun):
+    """A script submitted over REST (a one-step pipeline): status of the run, the rest of its step."""
+
+    def _step(self) -> StepRun:
+        steps = self.get_steps()
+        if not steps:
+            raise MlwError(f"run {self.id} has not started its script yet")
+        return steps[0]
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        return self._step().get_metrics(name)
+
+    def get_file_names(self) -> list[str]:
+        return self._step().get_file_names()
+
+    def download_file(self, name: str, output_file_path: str | None = None) -> str:
+        return self._step().download_file(name, output_file_path)

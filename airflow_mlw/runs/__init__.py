@@ -129,6 +129,8 @@ class Experiment:
             raise MlwError(f"Experiment.submit cannot run a {type(config).__name__}")
         if not config.script:
             raise MlwError("ScriptRunConfig needs a script (entry_script)")
+        if self.workspace.settings.api_url:
+            return self._submit_script_over_rest(config, tags or {})
         dag, run_id = self._script_dag(config, tags or {})
         from airflow_mlw.runs.inprocess import run_dag
 
@@ -168,6 +170,27 @@ class Experiment:
             run = run_in_process(self.workspace, dag, conf, self.name, tags)
         run._pipeline = pipeline
         return run
+
+    def _submit_script_over_rest(self, config: ScriptRunConfig, tags: dict[str, str]) -> Any:
+        """The script as a one-task DAG in the deployment: a one-step pipeline that never reuses."""
+        from airflow_mlw.pipelines.graph import Pipeline
+        from airflow_mlw.pipelines.run import ScriptOverRestRun
+        from airflow_mlw.pipelines.steps import PythonScriptStep
+        from airflow_mlw.pipelines.triggering import submit_over_rest
+
+        script = str(config.script)
+        if not (Path(config.source_directory) / script).is_file():
+            raise MlwError(f"entry script {script!r} not found in {config.source_directory}")
+        step = PythonScriptStep(
+            script,
+            arguments=list(config.arguments),
+            compute_target=config.compute_target or "local",
+            source_directory=config.source_directory,
+            allow_reuse=False,
+        )
+        step.environment = config.environment
+        run = submit_over_rest(Pipeline(self.workspace, [step]), self.name, {}, tags)
+        return ScriptOverRestRun(self.workspace, run.id)
 
     def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
         from airflow.sdk import DAG
