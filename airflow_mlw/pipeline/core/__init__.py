@@ -12,6 +12,8 @@ __all__ = [
     "PipelineParameter",
     "PipelineRun",
     "PublishedPipeline",
+    "Schedule",
+    "ScheduleRecurrence",
     "StepRun",
     "StepSequence",
 ]
@@ -28,5 +30,7 @@ __getattr__, __dir__ = lazy_exports(
         "PublishedPipeline": "airflow_mlw.pipelines.publish",
         "PipelineEndpoint": "airflow_mlw.pipelines.publish",
         "StepRun": "airflow_mlw.pipelines.run",
+        "Schedule": "airflow_mlw.pipelines.schedule",
+        "ScheduleRecurrence": "airflow_mlw.pipelines.schedule",
     },
 )

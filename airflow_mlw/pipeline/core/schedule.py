@@ -1,9 +1,22 @@
 """``azureml.pipeline.core.schedule`` -> ``airflow_mlw.pipeline.core.schedule``.
 
-``Schedule`` (registry records run by a schedule-runner DAG) comes with publishing; until then a
-recurrence is passed to ``pipeline.to_dag(schedule=...)``.
+``Schedule`` and ``ScheduleRecurrence`` go to ``pipeline.to_dag(schedule=...)`` in DAG code, or
+``Schedule.create(...)`` records a schedule of a published pipeline that the schedule-runner DAG
+(:mod:`airflow_mlw.dags.schedule_runner`) fires.
 """
 
-from airflow_mlw.pipelines.schedule import ScheduleRecurrence, ScheduleRecurrenceError
+from airflow_mlw.pipelines.schedule import (
+    Schedule,
+    ScheduleError,
+    ScheduleNotFoundError,
+    ScheduleRecurrence,
+    ScheduleRecurrenceError,
+)
 
-__all__ = ["ScheduleRecurrence", "ScheduleRecurrenceError"]
+__all__ = [
+    "Schedule",
+    "ScheduleError",
+    "ScheduleNotFoundError",
+    "ScheduleRecurrence",
+    "ScheduleRecurrenceError",
+]

@@ -1,0 +1,1 @@
+"""Airflow triggers (thin: the logic lives in the concept packages)."""
