@@ -137,7 +137,14 @@ class MlwScriptOperator(BaseOperator):
         """A data-path parameter's input as a datastore path, from this run's parameter value."""
         if spec["type"] != "datapath_param":
             return spec
-        value = (context.get("params") or {}).get(spec["param"]) or {}
+        from airflow_mlw.pipelines.schedule import triggered_data_path
+
+        # A run triggered by a datastore-change schedule points the parameter at the changed files.
+        value = (
+            triggered_data_path(context, spec["param"])
+            or (context.get("params") or {}).get(spec["param"])
+            or {}
+        )
         if not isinstance(value, dict) or "RelativePath" not in value:
             raise MlwError(
                 f"parameter {spec['param']!r} must be {{'DataStoreName': ..., 'RelativePath': ...}}, not {value!r}"
