@@ -75,10 +75,14 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         assert published.endpoint.startswith(base)
         status, by_id = request(published.endpoint, token=token, body=azure_body)
         assert status == 200, by_id
-        status, by_endpoint = request(PipelineEndpoint.get(ws, name="writer-endpoint").endpoint, token=token, body={})
+        status, by_endpoint = request(
+            PipelineEndpoint.get(ws, name="writer-endpoint").endpoint, token=token, body={}
+        )
         assert status == 200, by_endpoint
         by_name_url = f"{base}/mlw/api/v1.0/workspaces/{ws.name}/PipelineRuns/PipelineEndpointSubmit/Name"
-        status, by_name = request(f"{by_name_url}?name=writer-endpoint&pipelineVersion=0", token=token, body={})
+        status, by_name = request(
+            f"{by_name_url}?name=writer-endpoint&pipelineVersion=0", token=token, body={}
+        )
         assert status == 200 and by_name["PipelineEndpointId"] == endpoint.id
 
         done = wait_run(base, token, answer["Id"])
@@ -90,7 +94,7 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         files = Path(tmp_path / "got")
         data_root.download(str(files), prefix=out["RelativePath"], show_progress=False)
         assert (files / out["RelativePath"] / "value.txt").read_text() == "hihi"
-        for other, text in ((by_id, "azaz"), (by_endpoint, "abab"), (by_name, "abab")):
+        for other in (by_id, by_endpoint, by_name):
             got = wait_run(base, token, other["Id"])
             assert got["Status"] == "Finished", got
             assert got["Steps"][0]["Outputs"]["out"]["Fingerprint"]
@@ -113,7 +117,9 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         run = published.submit(ws, "client-exp", pipeline_parameters={"text": "cl"})
         run.wait_for_completion(show_output=False)
         assert run.get_status() == "Finished"
-        submitted = Experiment(ws, "adhoc").submit(make_pipeline(ws, tmp_path), pipeline_parameters={"text": "q"})
+        submitted = Experiment(ws, "adhoc").submit(
+            make_pipeline(ws, tmp_path), pipeline_parameters={"text": "q"}
+        )
         submitted.wait_for_completion(show_output=False)
         assert PipelineRun(ws, submitted.id).get_steps()[0].get_metrics() == {"chars": 2}
         # A single script over REST: a one-task DAG in the deployment.

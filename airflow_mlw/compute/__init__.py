@@ -275,8 +275,43 @@ class KubernetesCompute(ComputeTarget):
     type_name = "Kubernetes"
 
     @staticmethod
-    def provisioning_configuration(namespace: str = "default", **settings: Any) -> ComputeConfiguration:
-        return ComputeConfiguration(KubernetesCompute.kind, {"namespace": namespace, **settings})
+    def provisioning_configuration(
+        namespace: str = "default",
+        volume_claim: str | None = None,
+        shared_path: str | None = None,
+        image_registry: str | None = None,
+        cpu: str | None = None,
+        memory: str | None = None,
+        gpus: int | None = None,
+        service_account: str | None = None,
+        node_selector: dict[str, str] | None = None,
+        kubernetes_conn_id: str | None = None,
+        **settings: Any,
+    ) -> ComputeConfiguration:
+        """Pods in ``namespace``; ``volume_claim`` is a PersistentVolumeClaim the workers see at
+        ``shared_path`` (working copies, inputs and outputs go through it); environment images are
+        pushed to ``image_registry`` (a ``host/path`` prefix) for the cluster to pull."""
+        if not volume_claim or not shared_path:
+            raise ComputeTargetException(
+                "KubernetesCompute needs volume_claim (a PersistentVolumeClaim) and shared_path (where the "
+                "Airflow workers see that volume): pods and workers exchange files through it"
+            )
+        config = {
+            "namespace": namespace,
+            "volume_claim": volume_claim,
+            "shared_path": shared_path,
+            "image_registry": image_registry,
+            "cpu": cpu,
+            "memory": memory,
+            "gpus": gpus,
+            "service_account": service_account,
+            "node_selector": node_selector,
+            "kubernetes_conn_id": kubernetes_conn_id,
+            **settings,
+        }
+        return ComputeConfiguration(
+            KubernetesCompute.kind, {k: v for k, v in config.items() if v is not None}
+        )
 
 
 KINDS: dict[str, type[ComputeTarget]] = {

@@ -232,8 +232,9 @@ class Experiment:
             "workspace": self.workspace,
         }
         if operator_class.in_container:
-            kwargs["docker_url"] = compute.config.get("docker_url")
             kwargs["compute_options"] = compute.config
+            if compute.kind != "kubernetes":
+                kwargs["docker_url"] = compute.config.get("docker_url")
         if compute.kind == "cluster":
             kwargs["queue"] = compute.config.get("queue") or target_name
         with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:

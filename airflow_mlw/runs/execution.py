@@ -63,13 +63,14 @@ class ScriptExecution:
 
     :param workspace: the workspace
     :param run_id: registry id of the run (a ``mlw_runs`` row)
+    :param root: folder for the working copy (default: the temp folder)
     """
 
-    def __init__(self, workspace: Any, run_id: str, spec: ScriptSpec) -> None:
+    def __init__(self, workspace: Any, run_id: str, spec: ScriptSpec, root: Path | None = None) -> None:
         self.workspace = workspace
         self.run_id = run_id
         self.spec = spec
-        self.folder = Path(tempfile.mkdtemp(prefix="mlw-run-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="mlw-run-", dir=root))
         self.workdir = self.folder / "source"
         self.metrics_file = self.folder / "metrics.jsonl"
         self.outputs_dir = self.workdir / "outputs"
