@@ -394,7 +394,7 @@ class MlwScriptOperator(BaseOperator):
             self.arguments,
             dict(self.mlw_environment.environment_variables),
         )
-        execution = ScriptExecution(ws, run_id, spec)
+        execution = ScriptExecution(ws, run_id, spec, root=self.execution_root())
         self._run_folder = execution.folder
         try:
             inputs = self._resolve_inputs(ws, execution, context)
@@ -449,6 +449,10 @@ class MlwScriptOperator(BaseOperator):
         self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
     ) -> None:
         raise NotImplementedError
+
+    def execution_root(self) -> Path | None:
+        """Where working copies go (``None``: the temp folder; pods need a shared volume)."""
+        return None
 
     def command_line(self, arguments: list[str], python: str = "python") -> list[str]:
         return [python, self.script, *arguments] if self.script else list(arguments)
@@ -566,8 +570,12 @@ def script_operator_class(compute_kind: str, environment: Environment) -> type[M
     if compute_kind in ("local", "cluster"):
         return LocalScriptOperator
     if compute_kind == "kubernetes":
-        raise ComputeTargetException(
-            "KubernetesCompute runs through KubernetesPodOperator: install apache-airflow-providers-cncf-kubernetes "
-            "(not available on this machine, so not built yet)"
-        )
+        try:
+            from airflow_mlw.operators.kubernetes import KubernetesScriptOperator
+        except ImportError:
+            raise ComputeTargetException(
+                "KubernetesCompute runs through KubernetesPodOperator: install airflow-mlw[kubernetes] "
+                "(apache-airflow-providers-cncf-kubernetes)"
+            ) from None
+        return KubernetesScriptOperator
     raise ComputeTargetException(f"unknown compute kind {compute_kind!r}")

@@ -43,10 +43,14 @@ def make_pipeline(ws: Any, tmp_path: Path) -> Pipeline:
     return Pipeline(ws, [step])
 
 
-def test_publish_writes_a_dag_file_and_runs_in_process(workspace: Any, tmp_path: Path, dags_folder: Path) -> None:
+def test_publish_writes_a_dag_file_and_runs_in_process(
+    workspace: Any, tmp_path: Path, dags_folder: Path
+) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    published = make_pipeline(workspace, tmp_path).publish("writer", description="doubles text", version="1.0")
+    published = make_pipeline(workspace, tmp_path).publish(
+        "writer", description="doubles text", version="1.0"
+    )
     assert published.status == "Active" and published.version == "1.0"
     assert published.parameters["text"] == {"type": "string", "default": "ab"}
     assert published.endpoint.endswith(f"/PipelineRuns/PipelineSubmit/{published.id}")
@@ -81,7 +85,9 @@ def test_publish_writes_a_dag_file_and_runs_in_process(workspace: Any, tmp_path:
         PublishedPipeline.get(workspace, "nope")
 
 
-def test_publish_of_a_dag_file_pipeline_records_its_dag(workspace: Any, tmp_path: Path, dags_folder: Path) -> None:
+def test_publish_of_a_dag_file_pipeline_records_its_dag(
+    workspace: Any, tmp_path: Path, dags_folder: Path
+) -> None:
     pipeline = make_pipeline(workspace, tmp_path)
     pipeline.to_dag("writer_dag")
     published = pipeline.publish("writer")
@@ -98,7 +104,10 @@ def test_endpoint_versions(workspace: Any, tmp_path: Path, dags_folder: Path) ->
     assert endpoint.add(second) == "1"
     assert endpoint.get_default_version() == "0"
     assert endpoint.get_pipeline().id == first.id
-    assert [(v.version, v.pipeline.id) for v in endpoint.list_versions()] == [("0", first.id), ("1", second.id)]
+    assert [(v.version, v.pipeline.id) for v in endpoint.list_versions()] == [
+        ("0", first.id),
+        ("1", second.id),
+    ]
     endpoint.set_default_version("1")
     assert PipelineEndpoint.get(workspace, name="writer-endpoint").get_pipeline().id == second.id
     third = endpoint.add_default(make_pipeline(workspace, tmp_path))
