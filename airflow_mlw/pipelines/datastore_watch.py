@@ -1,7 +1,7 @@
 """Datastore-change detection, written once for the asset-watcher trigger and the schedule runner.
 
-A *snapshot* maps each watched file to a signature (size plus the store's checksum; size plus
-mtime for local folders, whose listings carry no checksum). Changed files are those that are new
+A *snapshot* maps each watched file to a signature (size plus the store's checksum; size, mtime
+and inode for local folders, whose listings carry no checksum). Changed files are those that are new
 or whose signature differs from the previous snapshot; deletions change no pipeline input and
 fire nothing. Blobs without Content-MD5 (uploaded in blocks by other tools) are compared by size.
 """
@@ -72,7 +72,8 @@ def snapshot(datastore: Datastore, path: str = "", recursive: bool = False) -> d
                 stat = os.stat(backend.full_path(info.path))  # type: ignore[attr-defined]
             except FileNotFoundError:
                 continue  # deleted between listing and stat
-            signatures[info.path] = f"{stat.st_size}:{stat.st_mtime_ns}"
+            # The inode too: writes replace files by renaming, and mtime ticks are coarse.
+            signatures[info.path] = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
         else:
             signatures[info.path] = f"{info.size}:{info.checksum or ''}"
     return signatures

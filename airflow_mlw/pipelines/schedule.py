@@ -550,27 +550,31 @@ class Schedule:
 
     def _config(self, now: datetime) -> dict[str, Any]:
         """The registry ``config`` of this schedule; a datastore schedule takes its baseline here."""
-        config: dict[str, Any] = {
+        return {
             "pipeline_parameters": self.pipeline_parameters,
             "active_since": now.isoformat(),
+            **self._watch_config(now),
         }
-        if self.datastore is not None:
-            from airflow_mlw.pipelines.datastore_watch import check_watched_path, snapshot
 
-            datastore = self._resolved_datastore()
-            check_watched_path(datastore, self.path_on_datastore)
-            config.update(
-                datastore=datastore.name,
-                path_on_datastore=self.path_on_datastore,
-                polling_interval=self.polling_interval,
-                data_path_parameter_name=self.data_path_parameter_name,
-                recursive=self.recursive,
-                watch={
-                    "files": snapshot(datastore, self.path_on_datastore, self.recursive),
-                    "polled_at": now.isoformat(),
-                },
-            )
-        return config
+    def _watch_config(self, now: datetime) -> dict[str, Any]:
+        """What the runner watches, with a baseline snapshot taken now (empty for recurrences)."""
+        if self.datastore is None:
+            return {}
+        from airflow_mlw.pipelines.datastore_watch import check_watched_path, snapshot
+
+        datastore = self._resolved_datastore()
+        check_watched_path(datastore, self.path_on_datastore)
+        return {
+            "datastore": datastore.name,
+            "path_on_datastore": self.path_on_datastore,
+            "polling_interval": self.polling_interval,
+            "data_path_parameter_name": self.data_path_parameter_name,
+            "recursive": self.recursive,
+            "watch": {
+                "files": snapshot(datastore, self.path_on_datastore, self.recursive),
+                "polled_at": now.isoformat(),
+            },
+        }
 
     def _resolved_datastore(self) -> Datastore:
         from airflow_mlw.datastores import Datastore
@@ -658,7 +662,8 @@ class Schedule:
         return cls.list(workspace, pipeline_endpoint_id=pipeline_endpoint_id, active_only=False)
 
     def enable(self, wait_for_provisioning: bool = False, wait_timeout: int = 3600) -> None:
-        """Fire again from the runner's next tick (times missed while disabled are not caught up)."""
+        """Fire again from the runner's next tick (times missed and files changed while disabled do
+        not fire)."""
         self.update(status=ACTIVE)
 
     def disable(self, wait_for_provisioning: bool = False, wait_timeout: int = 3600) -> None:
@@ -680,8 +685,9 @@ class Schedule:
         continue_on_step_failure: bool | None = None,
         path_on_datastore: str | None = None,
     ) -> None:
-        """Change the record; ``None`` keeps a value. A new recurrence or a re-enable counts from now;
-        a new datastore or path takes a new baseline."""
+        """Change the record; ``None`` keeps a value. A new recurrence or a re-enable counts from now
+        (nothing missed meanwhile fires); a datastore schedule re-enabled or moved to a new datastore
+        or path takes a new baseline."""
         from sqlalchemy import select
 
         from airflow_mlw.registry.models import ScheduleRow
@@ -695,7 +701,7 @@ class Schedule:
         if self.recurrence is not None and (watch_changed or data_path_parameter_name or polling_interval):
             raise ScheduleError(f"schedule {self.name!r} runs on a recurrence; it watches no datastore")
         now = datetime.now(UTC)
-        draft = None
+        watch_config: dict[str, Any] = {}
         if self.datastore is not None:
             draft = Schedule(
                 workspace,
@@ -707,6 +713,14 @@ class Schedule:
                 data_path_parameter_name=data_path_parameter_name or self.data_path_parameter_name,
                 recursive=self.recursive,
             )
+            if watch_changed or (status == ACTIVE and self.status != ACTIVE):
+                # A new baseline: files changed while disabled, or before the watch moved, do not fire.
+                watch_config = draft._watch_config(now)
+            else:
+                watch_config = {
+                    "polling_interval": draft.polling_interval,
+                    "data_path_parameter_name": draft.data_path_parameter_name,
+                }
         with workspace.store.session(write=True) as session:
             row = session.scalar(select(ScheduleRow).where(ScheduleRow.id == self.id).with_for_update())
             if row is None:
@@ -729,14 +743,7 @@ class Schedule:
                 if status == ACTIVE and row.status != ACTIVE:
                     config["active_since"] = now.isoformat()
                 row.status = status
-            if draft is not None:
-                if watch_changed:
-                    config.update(draft._config(now))
-                else:
-                    config.update(
-                        polling_interval=draft.polling_interval,
-                        data_path_parameter_name=draft.data_path_parameter_name,
-                    )
+            config.update(watch_config)
             row.config = config
             session.flush()
             fresh = Schedule._from_row(workspace, row)
