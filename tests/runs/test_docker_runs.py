@@ -78,3 +78,36 @@ def test_gpus_on_an_engine_without_them_is_a_clear_error(
     assert run.get_status() == "Failed"
     logged = "".join(capfd.readouterr())
     assert "compute target 'gpu-docker' asks for 1 GPU(s), but the Docker engine at" in logged
+
+
+def test_attached_compute_runs_on_the_engine_at_its_url(
+    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attached engine is this machine's, reached over TCP through a forwarder; the default
+    engine is made unreachable, so the run works only if every Docker call uses the target's URL."""
+    from airflow_mlw.core.compute import AttachedCompute
+    from tests.services import DOCKER_SOCKET, UnixForwarder
+
+    forwarder = UnixForwarder(DOCKER_SOCKET)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    try:
+        (tmp_path / "src").mkdir()
+        (tmp_path / "src" / "job.py").write_text(SCRIPT)
+        target = AttachedCompute.attach(
+            workspace, "remote-docker", AttachedCompute.attach_configuration(docker_url=forwarder.url)
+        )
+        assert ComputeTarget.list(workspace)[-1].type == "Attached"
+        config = ScriptRunConfig(
+            str(tmp_path / "src"),
+            "job.py",
+            arguments=["far away"],
+            compute_target=target,
+            environment=Environment.get(workspace, "MLW-minimal"),
+        )
+        run = Experiment(workspace, "attached").submit(config)
+        run.wait_for_completion(show_output=False)
+        assert run.get_metrics()["answer"] == 42
+        assert Path(run.download_file("outputs/result.txt", str(tmp_path))).read_text() == "far away"
+        assert forwarder.connections > 0
+    finally:
+        forwarder.close()
