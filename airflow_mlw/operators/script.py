@@ -19,6 +19,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_mlw.exceptions import MlwError, ScriptFailedError
 from airflow_mlw.operators.datastore import workspace_or_configured
+from airflow_mlw.operators.links import MlwDatasetsLink, MlwOutputsLink, MlwRunLink
 from airflow_mlw.runs.execution import (
     STDERR_TAIL,
     ScriptExecution,
@@ -57,6 +58,7 @@ class MlwScriptOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("arguments", "step_params")
+    operator_extra_links = (MlwRunLink(), MlwOutputsLink(), MlwDatasetsLink())
     in_container = False
 
     def __init__(
