@@ -59,7 +59,7 @@ dag = pipeline.to_dag({dag_id!r})
 """
 
 
-def chromium() -> str:
+def find_chromium() -> str:
     """The system Chromium and Playwright's Python package (never a downloaded browser)."""
     try:
         import playwright.sync_api  # noqa: F401
@@ -68,6 +68,11 @@ def chromium() -> str:
     if not Path(CHROMIUM).is_file():
         raise services.ServiceUnavailable(f"no Chromium at {CHROMIUM}")
     return CHROMIUM
+
+
+@pytest.fixture
+def chromium() -> str:
+    return require("Chromium", find_chromium)
 
 
 def request(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -115,7 +120,12 @@ def workspace_content(mlw_env: dict[str, str], tmp_path: Path) -> dict[str, Any]
     write(root, {"iris/part-1.csv": "sepal,petal\n5.1,1.4\n"})
     first = iris.register(ws, "iris", tags={"source": "ui-test"})
     write(root, {"iris/part-2.csv": "sepal,petal\n6.2,4.5\n"})
-    second = iris.register(ws, "iris", tags={"source": "ui-test", "grown": "yes"}, create_new_version=True)
+    second = iris.register(
+        ws,
+        "iris",
+        tags={"source": "ui-test", "grown": "yes", "note": "<b>2 files</b>"},
+        create_new_version=True,
+    )
     assert (first.version, second.version) == (1, 2)
 
     env = Environment("ui-env")
@@ -171,11 +181,10 @@ def run_pipeline(base: str, token: str) -> str:
 
 
 def test_ml_workspace_pages_in_the_airflow_ui(
-    stack: AirflowStack, workspace_content: Any, tmp_path: Path
+    chromium: str, stack: AirflowStack, workspace_content: Any, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    executable = require("Chromium", chromium)
     base = f"http://127.0.0.1:{stack.port}"
     first, second = workspace_content["versions"]
 
@@ -207,7 +216,7 @@ def test_ml_workspace_pages_in_the_airflow_ui(
     shots = tmp_path / "screenshots"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-background-networking"]
+            executable_path=chromium, args=["--no-sandbox", "--disable-background-networking"]
         )
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -226,6 +235,7 @@ def test_ml_workspace_pages_in_the_airflow_ui(
             for line, version in zip(iris, (second, first), strict=True):
                 assert version.fingerprint[:12] in line
             assert "grown=yes" in iris[0] and "grown=yes" not in iris[1]
+            assert "note=<b>2 files</b>" in iris[0], "registry text is shown, never interpreted as markup"
             (scored,) = [text for text in rows.all_inner_texts() if text.startswith("iris_scores\t")]
             assert f"{DAG_ID} / {computed} / score" in scored, "produced-by lineage names the DAG run"
             assert f"{DAG_ID} / {computed} / score" in iris[0], "consumed-by lineage names the DAG run"
@@ -238,6 +248,8 @@ def test_ml_workspace_pages_in_the_airflow_ui(
             page.get_by_text("Success", exact=True).first.wait_for()
             # ...whose extra links open the step's run in the ML Workspace view.
             page.get_by_role("link", name="Details", exact=True).click()
+            page.get_by_role("link", name="ML dataset versions").wait_for()
+            page.screenshot(path=str(shots / "airflow-task-details.png"))
             page.get_by_role("link", name="ML dataset versions").click()
             page.wait_for_url(base + links["ML dataset versions"])
             frame = page.frame_locator("iframe")
@@ -246,21 +258,22 @@ def test_ml_workspace_pages_in_the_airflow_ui(
             assert "rows\tscalar\t2" in frame.locator("#metrics + table").inner_text()
             outputs = frame.locator("#outputs + table").inner_text()
             assert "scores\tworkspacelocalstore\t" in outputs and "iris_scores v1" in outputs
+            origin = frame.locator("dt:text-is('Run id') + dd").inner_text()
             page.screenshot(path=str(shots / "computed-run.png"), full_page=True)
 
             # The reused step's run: the origin's outputs and metrics, and the time it saved.
             page.goto(
                 f"{base}/mlw/ui/task-run?{urlencode({'dag_id': DAG_ID, 'dag_run_id': reused, 'task_id': 'score'})}"
             )
-            reuse = page.locator("dd", has_text="reused the outputs of").inner_text()
-            assert "saved" in reuse
+            reuse = page.locator("dt:text-is('Reuse') + dd").inner_text()
+            assert reuse.startswith(f"reused the outputs of {origin} (saved "), reuse
             assert "rows\tscalar\t2" in page.locator("#metrics + p + table").inner_text()
             page.screenshot(path=str(shots / "reused-run.png"), full_page=True)
 
             for name, expected in (
                 ("environments", "built on first use"),
                 ("compute", "ui-cluster"),
-                ("pipelines", "ui_scoring_endpoint"),
+                ("pipelines", "ui_scoring_endpoint\tActive\t0\t0 (default): ui_scoring"),
                 ("runs", "1 of 2 step runs listed were reuse hits"),
                 ("datastores", "ui_store"),
             ):
