@@ -194,6 +194,14 @@ def test_ml_workspace_pages_in_the_airflow_ui(
     status, body = request(f"{base}/auth/token", body={"username": "admin", "password": PASSWORD})
     assert status == 201, body
     token = body["access_token"]
+    status, overview = request(f"{base}/mlw/ui/", token)
+    assert status == 200 and "<h1>ML Workspace default</h1>" in overview
+    assert request(f"{base}/mlw/ui/datasets/nope", token) == (
+        404,
+        {"detail": "no dataset 'nope' in this workspace"},
+    )
+    status, body = request(f"{base}/mlw/ui/task-run?dag_id=d&dag_run_id=r&task_id=t", token)
+    assert (status, body["detail"]) == (404, "task 't' of DAG run d/r has no run in this workspace")
 
     services.wait_until(
         lambda: request(f"{base}/api/v2/dags/{DAG_ID}", token)[0] == 200,
@@ -263,7 +271,8 @@ def test_ml_workspace_pages_in_the_airflow_ui(
 
             # The reused step's run: the origin's outputs and metrics, and the time it saved.
             page.goto(
-                f"{base}/mlw/ui/task-run?{urlencode({'dag_id': DAG_ID, 'dag_run_id': reused, 'task_id': 'score'})}"
+                f"{base}/mlw/ui/task-run?"
+                + urlencode({"dag_id": DAG_ID, "dag_run_id": reused, "task_id": "score"})
             )
             reuse = page.locator("dt:text-is('Reuse') + dd").inner_text()
             assert reuse.startswith(f"reused the outputs of {origin} (saved "), reuse

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from airflow_mlw.registry.models import RunRow
     from airflow_mlw.workspace import Workspace
 
-router = APIRouter(prefix="/ui", dependencies=[Depends(get_user)], default_response_class=HTMLResponse)
+router = APIRouter(
+    prefix="/ui",
+    dependencies=[Depends(get_user)],
+    default_response_class=HTMLResponse,
+    include_in_schema=False,  # pages, not part of the REST API
+)
 
 #: Recent runs listed on the runs page.
 RUN_LIMIT = 100
@@ -57,7 +62,8 @@ tr:target td{background:#fff8c5}
 code{font:12px ui-monospace,monospace;background:#f6f8fa;padding:1px 4px;border-radius:4px}
 a{color:#0969da}.muted{color:#656d76}.tag{display:inline-block;background:#ddf4ff;border-radius:10px;
 padding:0 8px;margin:1px;font-size:12px}.hit{color:#1a7f37;font-weight:600}
-.Failed{color:#cf222e}.Finished{color:#1a7f37}dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}
+.Failed{color:#cf222e}.Finished{color:#1a7f37}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}
 dt{color:#656d76}dd{margin:0}
 """
 
@@ -97,7 +103,7 @@ def join(parts: Iterable[Any], separator: str = " ") -> Html:
 
 
 def link(href: str, label: Any, airflow: bool = False) -> Html:
-    """A link; ``airflow`` marks a page of Airflow's own UI, opened in the whole window (see ``TOP_LINKS``)."""
+    """A link; ``airflow`` marks a page of Airflow's own UI, opened in the whole window (``TOP_LINKS``)."""
     marker = " data-airflow" if airflow else ""
     return Html(f'<a href="{html.escape(href)}"{marker}>{esc(label)}</a>')
 
@@ -206,12 +212,12 @@ def page(request: Request, current: str, title: str, *blocks: Html) -> HTMLRespo
         + f">{html.escape(label)}</a>"
         for key, label in SECTIONS
     )
-    return HTMLResponse(
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · ML Workspace'
-        f"</title><style>{STYLE}</style><script>{TOP_LINKS}</script></head><body><nav>{nav}</nav><main><h1>{html.escape(title)}</h1>"
-        + "".join(blocks)
-        + "</main></body></html>"
+    head = (
+        f'<meta charset="utf-8"><title>{html.escape(title)} · ML Workspace</title>'
+        f"<style>{STYLE}</style><script>{TOP_LINKS}</script>"
     )
+    body = f"<nav>{nav}</nav><main><h1>{html.escape(title)}</h1>{''.join(blocks)}</main>"
+    return HTMLResponse(f'<!doctype html><html lang="en"><head>{head}</head><body>{body}</body></html>')
 
 
 # -- registry access ------------------------------------------------------------------------------------
@@ -279,7 +285,7 @@ def scalar_summary(metric_rows: Sequence[Any]) -> Html:
 # -- pages ----------------------------------------------------------------------------------------------
 
 
-@router.get("/", name="mlw_ui_overview")
+@router.get("/")
 def overview(request: Request) -> HTMLResponse:
     from sqlalchemy import func, select
 
@@ -341,7 +347,7 @@ def overview(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/datastores", name="mlw_ui_datastores")
+@router.get("/datastores")
 def datastores(request: Request) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -450,14 +456,14 @@ def versions_table(
     )
 
 
-@router.get("/datasets", name="mlw_ui_datasets")
+@router.get("/datasets")
 def datasets(request: Request) -> HTMLResponse:
     with registry() as (_, session, ws_id):
         body = versions_table(Urls(request), session, None, ws_id, LINEAGE_SHOWN)
     return page(request, "datasets", "Datasets", body)
 
 
-@router.get("/datasets/{name}", name="mlw_ui_dataset")
+@router.get("/datasets/{name}")
 def dataset(request: Request, name: str) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -494,7 +500,7 @@ def dataset(request: Request, name: str) -> HTMLResponse:
     return page(request, "datasets", f"Dataset {name}", about, section("Versions", body))
 
 
-@router.get("/environments", name="mlw_ui_environments")
+@router.get("/environments")
 def environments(request: Request) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -547,7 +553,7 @@ def environments(request: Request) -> HTMLResponse:
     return page(request, "environments", "Environments", content)
 
 
-@router.get("/compute", name="mlw_ui_compute")
+@router.get("/compute")
 def compute(request: Request) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -568,7 +574,7 @@ def compute(request: Request) -> HTMLResponse:
     return page(request, "compute", "Compute targets", body)
 
 
-@router.get("/pipelines", name="mlw_ui_pipelines")
+@router.get("/pipelines")
 def pipelines(request: Request) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -688,7 +694,7 @@ def runs_table(urls: Urls, session: Session, rows: Sequence[RunRow]) -> Html:
     )
 
 
-@router.get("/runs", name="mlw_ui_runs")
+@router.get("/runs")
 def runs(request: Request, kind: str | None = None) -> HTMLResponse:
     from sqlalchemy import select
 
@@ -724,7 +730,7 @@ def runs(request: Request, kind: str | None = None) -> HTMLResponse:
     return page(request, "runs", "Runs", Html(f"<p>Show: {filters}</p>"), summary, body)
 
 
-@router.get("/runs/{run_id}", name="mlw_ui_run")
+@router.get("/runs/{run_id}")
 def run(request: Request, run_id: str) -> HTMLResponse:
     from airflow_mlw.registry.models import RunRow
 
@@ -735,7 +741,7 @@ def run(request: Request, run_id: str) -> HTMLResponse:
         return run_page(request, session, row)
 
 
-@router.get("/task-run", name="mlw_ui_task_run")
+@router.get("/task-run")
 def task_run(request: Request, dag_id: str, dag_run_id: str, task_id: str) -> HTMLResponse:
     """The registry run of an Airflow task instance (what the task's extra links open)."""
     from sqlalchemy import select
