@@ -25,7 +25,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/run_all.py --markdown test-artifacts/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

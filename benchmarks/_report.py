@@ -30,11 +30,15 @@ def report(
     :param baseline: the plain-Airflow / plain-library figure with its unit, or ``"-"``
     :param ratio: the ratio the target is about (the figure says which way round), or ``None``
     :param target: the target, e.g. ``"<= 1.3"``
-    :param line: the script's own line to print instead of the generic one
+    :param line: the script's own line to print instead of the generic one; ``""`` prints nothing
+        (the figure is on a line printed already)
     """
     result = {"figure": figure, "ours": ours, "baseline": baseline, "ratio": ratio, "target": target}
     ratio_text = "" if ratio is None else f", ratio {ratio:.2f}"
-    print(line if line is not None else f"{figure}: {ours} vs {baseline}{ratio_text} [{target}]", flush=True)
+    if line != "":
+        print(
+            line if line is not None else f"{figure}: {ours} vs {baseline}{ratio_text} [{target}]", flush=True
+        )
     path = os.environ.get(RESULTS_ENV)
     if path:
         with open(path, "a") as handle:

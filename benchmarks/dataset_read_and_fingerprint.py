@@ -23,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _report import report  # noqa: E402
+
 ROUNDS = 3
 
 
@@ -78,8 +81,23 @@ def bench_read(scratch: Path, with_s3: bool) -> None:
         pandas_concat.append(timed(lambda: pd.concat([pd.read_csv(p) for p in files])))
     o, a, p = statistics.median(ours), statistics.median(arrow), statistics.median(pandas_concat)
     print(f"tabular read of {len(files)} CSV files, {total / 1e6:.0f} MB:")
-    print(f"  to_pandas_dataframe {o:6.2f}s  pyarrow.dataset {a:6.2f}s  ratio {o / a:.2f} [<= 1.1]")
-    print(f"  to_pandas_dataframe {o:6.2f}s  pd.concat(read_csv) {p:6.2f}s  speed-up {p / o:.2f}x [>= 1.8]")
+    size = f"{len(files)} CSV files, {total / 1e6:.0f} MB"
+    report(
+        f"tabular read ({size}): to_pandas_dataframe vs pyarrow.dataset, time ratio",
+        f"{o:.2f} s",
+        f"{a:.2f} s",
+        o / a,
+        "<= 1.1",
+        line=f"  to_pandas_dataframe {o:6.2f}s  pyarrow.dataset {a:6.2f}s  ratio {o / a:.2f} [<= 1.1]",
+    )
+    report(
+        f"tabular read ({size}): speed-up over pd.concat(read_csv)",
+        f"{o:.2f} s",
+        f"{p:.2f} s",
+        p / o,
+        ">= 1.8",
+        line=f"  to_pandas_dataframe {o:6.2f}s  pd.concat(read_csv) {p:6.2f}s  speed-up {p / o:.2f}x [>= 1.8]",
+    )
     if with_s3:
         bench_read_s3(ws, store, scratch, o)
 
@@ -109,9 +127,25 @@ def bench_read_s3(ws, store, scratch: Path, local_seconds: float) -> None:  # ty
         table = Dataset.Tabular.from_delimited_files((s3, "csv/*.csv")).register(ws, "big_s3")
         cold = timed(table.to_pandas_dataframe)
         warm = statistics.median(timed(table.to_pandas_dataframe) for _ in range(ROUNDS))
-        print(
+        line = (
             f"  S3 (moto): cold {cold:6.2f}s ({cold / local_seconds:.2f}x local), "
             f"warm cache {warm:6.2f}s ({warm / local_seconds:.2f}x local)"
+        )
+        report(
+            "tabular read from S3 (moto), cold cache vs local read",
+            f"{cold:.2f} s",
+            f"{local_seconds:.2f} s",
+            cold / local_seconds,
+            "reported",
+            line=line,
+        )
+        report(
+            "tabular read from S3 (moto), warm cache vs local read",
+            f"{warm:.2f} s",
+            f"{local_seconds:.2f} s",
+            warm / local_seconds,
+            "reported",
+            line="",
         )
     finally:
         server.stop()
@@ -146,11 +180,24 @@ def bench_fingerprint(scratch: Path) -> None:
         seconds.append(timed(lambda d=definition: d.fingerprint))
     first, second = statistics.median(firsts), statistics.median(seconds)
     print(f"fingerprint of {len(files)} files, {total / 1e9:.2f} GB:")
-    print(
-        f"  first pass {first:6.2f}s ({total / first / 1e6:6.0f} MB/s)  hashlib.file_digest {baseline:6.2f}s "
-        f"({total / baseline / 1e6:6.0f} MB/s)  throughput ratio {baseline / first:.2f} [>= 0.8]"
+    size = f"{len(files)} files, {total / 1e9:.2f} GB"
+    report(
+        f"fingerprint ({size}), first pass vs hashlib.file_digest, throughput ratio",
+        f"{total / first / 1e6:.0f} MB/s",
+        f"{total / baseline / 1e6:.0f} MB/s",
+        baseline / first,
+        ">= 0.8",
+        line=f"  first pass {first:6.2f}s ({total / first / 1e6:6.0f} MB/s)  hashlib.file_digest {baseline:6.2f}s "
+        f"({total / baseline / 1e6:6.0f} MB/s)  throughput ratio {baseline / first:.2f} [>= 0.8]",
     )
-    print(f"  second pass {second * 1000:6.1f} ms  speed-up {first / second:.0f}x [>= 50]")
+    report(
+        f"fingerprint ({size}), unchanged second pass: speed-up over the first",
+        f"{second * 1000:.1f} ms",
+        f"{first:.2f} s",
+        first / second,
+        ">= 50",
+        line=f"  second pass {second * 1000:6.1f} ms  speed-up {first / second:.0f}x [>= 50]",
+    )
 
 
 def main() -> None:

@@ -27,6 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _report import report as report_figure  # noqa: E402
+
 ROUNDS = 3
 SMALL_FILES = 2000
 BIG_FILES = 4
@@ -63,9 +66,15 @@ def timed(work: Callable[..., object], *args: object, **kwargs: object) -> float
 
 def report(label: str, ours: list[float], base: list[float], total: int, target: str) -> None:
     o, b = statistics.median(ours), statistics.median(base)
-    print(
-        f"{label:<44} airflow_mlw {o:6.2f}s ({total / o / 1e6:6.1f} MB/s)  baseline {b:6.2f}s "
-        f"({total / b / 1e6:6.1f} MB/s)  time ratio {o / b:.2f}  throughput ratio {b / o:.2f}  [{target}]"
+    by_time = target.startswith("time ratio")
+    report_figure(
+        f"{label} ({total / 1e6:.0f} MB), {'time' if by_time else 'throughput'} ratio",
+        f"{o:.2f} s ({total / o / 1e6:.0f} MB/s)",
+        f"{b:.2f} s ({total / b / 1e6:.0f} MB/s)",
+        o / b if by_time else b / o,
+        target.removeprefix("time ratio ").removeprefix("throughput ratio "),
+        line=f"{label:<44} airflow_mlw {o:6.2f}s ({total / o / 1e6:6.1f} MB/s)  baseline {b:6.2f}s "
+        f"({total / b / 1e6:6.1f} MB/s)  time ratio {o / b:.2f}  throughput ratio {b / o:.2f}  [{target}]",
     )
 
 
@@ -90,9 +99,14 @@ def bench_local(tree: Path, total: int, scratch: Path) -> None:
         shutil.rmtree(scratch / f"ds{round_}")
     report("local upload vs cp -r", ours, base, total, "time ratio <= 1.3")
     first, rerun = statistics.median(ours), statistics.median(reruns)
-    print(
-        f"{'local unchanged re-run vs first upload':<44} first {first:6.2f}s  re-run {rerun:6.3f}s  "
-        f"ratio {rerun / first:.3f}  [< 0.10]"
+    report_figure(
+        "local unchanged re-run vs first upload, time ratio",
+        f"{rerun:.3f} s",
+        f"{first:.2f} s",
+        rerun / first,
+        "< 0.10",
+        line=f"{'local unchanged re-run vs first upload':<44} first {first:6.2f}s  re-run {rerun:6.3f}s  "
+        f"ratio {rerun / first:.3f}  [< 0.10]",
     )
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _report import report  # noqa: E402
+
 DAG_FILE = """
 from airflow_mlw.core import Workspace
 from airflow_mlw.pipeline.core import Pipeline
@@ -60,8 +62,13 @@ def main() -> None:
     finally:
         postgres.stop()
     f, s = seconds(fan), seconds(seq)
-    print(
-        f"fan-out of 8 steps vs 8 chained steps, 2 slots: {f:.1f}s vs {s:.1f}s, ratio {f / s:.2f} [clearly < 1]"
+    report(
+        "fan-out of 8 steps vs 8 chained steps, 2 slots (LocalExecutor), time ratio",
+        f"{f:.1f} s",
+        f"{s:.1f} s",
+        f / s,
+        "clearly < 1",
+        line=f"fan-out of 8 steps vs 8 chained steps, 2 slots: {f:.1f}s vs {s:.1f}s, ratio {f / s:.2f} [clearly < 1]",
     )
 
 

@@ -17,6 +17,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from _report import report
+
 ROUNDS = 5
 PARSE = textwrap.dedent("""
     import gc, sys, time
@@ -78,11 +80,22 @@ def main() -> None:
     bash = [timed_parse(scratch / "bash.py") for _ in range(ROUNDS)]
     pipeline = [timed_parse(scratch / "pipeline.py") for _ in range(ROUNDS)]
     b, p = statistics.median(bash), statistics.median(pipeline)
-    print(
-        f"parse 50-step pipeline vs 50 BashOperators: {p * 1000:.0f} ms vs {b * 1000:.0f} ms, ratio {p / b:.2f} [<= 1.3]"
+    report(
+        "parse 50-step pipeline vs 50 BashOperators, time ratio",
+        f"{p * 1000:.0f} ms",
+        f"{b * 1000:.0f} ms",
+        p / b,
+        "<= 1.3",
+        line=f"parse 50-step pipeline vs 50 BashOperators: {p * 1000:.0f} ms vs {b * 1000:.0f} ms, ratio {p / b:.2f} [<= 1.3]",
     )
-    print(
-        f"  registry created by parsing: {(scratch / 'airflow' / 'mlw' / 'registry.db').exists()} (must be False)"
+    created = (scratch / "airflow" / "mlw" / "registry.db").exists()
+    report(
+        "registry created by parsing a 50-step pipeline",
+        str(created),
+        "-",
+        None,
+        "False",
+        line=f"  registry created by parsing: {created} (must be False)",
     )
 
     from airflow.providers.standard.operators.bash import BashOperator
@@ -119,8 +132,13 @@ def main() -> None:
         assert str(run_dag(bash_dag).state) == "success"
         base.append(time.perf_counter() - started)
     o, b = statistics.median(ours), statistics.median(base)
-    print(
-        f"dag.test of 20 chained steps vs 20 BashOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.25]"
+    report(
+        "dag.test of 20 chained steps (local compute) vs 20 BashOperators, time ratio",
+        f"{o:.2f} s",
+        f"{b:.2f} s",
+        o / b,
+        "<= 1.25",
+        line=f"dag.test of 20 chained steps vs 20 BashOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.25]",
     )
 
 

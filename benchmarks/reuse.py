@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import report
+
 
 def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-reuse-"))
@@ -82,11 +84,21 @@ def main() -> None:
         assert str(run_dag(noop).state) == "success"
         python_base.append(time.perf_counter() - started)
     o, b, p = statistics.median(ours), statistics.median(base), statistics.median(python_base)
-    print(
-        f"fully reused 20-step re-run vs 20 EmptyOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.10]"
+    report(
+        "fully reused 20-step re-run vs 20 EmptyOperators, time ratio",
+        f"{o:.2f} s",
+        f"{b:.2f} s",
+        o / b,
+        "<= 1.10",
+        line=f"fully reused 20-step re-run vs 20 EmptyOperators: {o:.2f}s vs {b:.2f}s, ratio {o / b:.2f} [<= 1.10]",
     )
-    print(
-        f"  vs 20 no-op PythonOperators (run through the task runner, unlike EmptyOperator): {p:.2f}s, ratio {o / p:.2f}"
+    report(
+        "fully reused 20-step re-run vs 20 no-op PythonOperators, time ratio",
+        f"{o:.2f} s",
+        f"{p:.2f} s",
+        o / p,
+        "-",
+        line=f"  vs 20 no-op PythonOperators (run through the task runner, unlike EmptyOperator): {p:.2f}s, ratio {o / p:.2f}",
     )
 
     tree = scratch / "tree"
@@ -110,9 +122,14 @@ def main() -> None:
     started = time.perf_counter()
     source_tree(tree, fresh_process)
     persisted = time.perf_counter() - started
-    print(
-        f"source-tree key part, 2,000 files / {total / 1e6:.0f} MB: cold {cold * 1000:.0f} ms, "
-        f"warm {statistics.median(warm) * 1000:.1f} ms, new process (persisted memo) {persisted * 1000:.1f} ms [< 50 ms]"
+    report(
+        f"source-tree key part, 2,000 files / {total / 1e6:.0f} MB unchanged: memo warm vs cold",
+        f"{statistics.median(warm) * 1000:.1f} ms (new process {persisted * 1000:.1f} ms)",
+        f"{cold * 1000:.0f} ms",
+        statistics.median(warm) / cold,
+        "< 50 ms",
+        line=f"source-tree key part, 2,000 files / {total / 1e6:.0f} MB: cold {cold * 1000:.0f} ms, "
+        f"warm {statistics.median(warm) * 1000:.1f} ms, new process (persisted memo) {persisted * 1000:.1f} ms [< 50 ms]",
     )
 
 

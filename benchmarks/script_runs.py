@@ -4,7 +4,8 @@
 - a trivial script on Docker compute (``Experiment.submit``) vs a plain ``DockerOperator`` running
   the same command in the same image, both as one-task DAG runs (target <= 1.5x);
 - the same script on local compute vs a ``BashOperator`` running ``python script.py`` (target <= 1.2x).
-Needs a running Docker engine and the base image (``scripts/build-base-image.sh``).
+Starts the machine's Docker engine when it is not running and builds the base image when missing
+(``scripts/build-base-image.sh``), as the tests do.
 """
 
 from __future__ import annotations
@@ -16,10 +17,26 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from _report import report  # noqa: E402
+
 ROUNDS = 5
 
 
 def main() -> None:
+    from tests.services import DockerEngine
+
+    engine = DockerEngine().start()
+    try:
+        engine.ensure_base_image()
+        measure()
+    finally:
+        engine.stop()  # only if it was started here
+
+
+def measure() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-runs-"))
     os.environ["AIRFLOW_HOME"] = str(scratch / "airflow")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -46,8 +63,13 @@ def main() -> None:
     env.build(ws)
     second = time.perf_counter() - started
     docker_build._build = original  # type: ignore[assignment]
-    print(
-        f"second env.build() of an unchanged spec: {second * 1000:.0f} ms, {len(calls)} build calls [< 500 ms, 0]"
+    report(
+        "second env.build() of an unchanged spec",
+        f"{second * 1000:.0f} ms, {len(calls)} build calls",
+        "-",
+        None,
+        "< 500 ms, 0 calls",
+        line=f"second env.build() of an unchanged spec: {second * 1000:.0f} ms, {len(calls)} build calls [< 500 ms, 0]",
     )
 
     ComputeTarget.create(ws, "docker", DockerCompute.provisioning_configuration())
@@ -97,7 +119,14 @@ def main() -> None:
         ("local compute vs BashOperator", local_ours, local_plain, "<= 1.2"),
     ):
         mo, mb = statistics.median(o), statistics.median(b)
-        print(f"{label:<40} airflow_mlw {mo:5.2f}s  baseline {mb:5.2f}s  ratio {mo / mb:.2f} [{target}]")
+        report(
+            f"{label}, one-task DAG run, time ratio",
+            f"{mo:.2f} s",
+            f"{mb:.2f} s",
+            mo / mb,
+            target,
+            line=f"{label:<40} airflow_mlw {mo:5.2f}s  baseline {mb:5.2f}s  ratio {mo / mb:.2f} [{target}]",
+        )
 
 
 if __name__ == "__main__":
