@@ -86,3 +86,11 @@ class ComputeTargetException(MlwError):
 
 class ScriptFailedError(MlwError):
     """A script exited non-zero; the message carries the exit code and the tail of its stderr."""
+
+
+class WebserviceException(MlwError):
+    """A model or scoring-service operation failed (Azure's name, kept for ported code)."""
+
+
+class ModelNotFoundError(WebserviceException):
+    """No model (or no such version) of that name in the workspace."""

@@ -314,8 +314,50 @@ class KubernetesCompute(ComputeTarget):
         )
 
 
+class InferenceCompute(ComputeTarget):
+    """A Docker engine that runs scoring services (``Model.deploy(..., deployment_target=...)``)."""
+
+    kind = "inference"
+    type_name = "Inference"
+
+    @staticmethod
+    def provisioning_configuration(
+        docker_url: str | None = None,
+        port_range: str | tuple[int, int] | None = None,
+        scoring_host: str | None = None,
+    ) -> ComputeConfiguration:
+        """Services on the engine at ``docker_url`` (default: this machine's), published on every
+        interface at a free port of ``port_range`` (``"6000-6099"`` or ``(6000, 6099)``; default: any);
+        ``scoring_host`` is the host name clients use (default: the engine's host)."""
+        ports = None
+        if port_range is not None:
+            try:
+                low, high = (
+                    int(p) for p in (port_range.split("-") if isinstance(port_range, str) else port_range)
+                )
+            except (TypeError, ValueError):
+                raise ComputeTargetException(
+                    f"port_range must be 'LOW-HIGH' or (low, high), not {port_range!r}"
+                ) from None
+            if not 0 < low <= high < 65536:
+                raise ComputeTargetException(
+                    f"port_range {low}-{high} is not within 1-65535 with low <= high"
+                )
+            ports = [low, high]
+        config = {"docker_url": docker_url, "port_range": ports, "scoring_host": scoring_host}
+        return ComputeConfiguration(InferenceCompute.kind, {k: v for k, v in config.items() if v is not None})
+
+
 KINDS: dict[str, type[ComputeTarget]] = {
-    cls.kind: cls for cls in (LocalCompute, DockerCompute, ClusterCompute, AttachedCompute, KubernetesCompute)
+    cls.kind: cls
+    for cls in (
+        LocalCompute,
+        DockerCompute,
+        ClusterCompute,
+        AttachedCompute,
+        KubernetesCompute,
+        InferenceCompute,
+    )
 }
 DEFAULT_CPU_IMAGE = "mlw-base:bookworm"
 DEFAULT_GPU_IMAGE = DEFAULT_CPU_IMAGE
@@ -329,6 +371,7 @@ __all__ = [
     "ComputeTargetException",
     "DEFAULT_CPU_IMAGE",
     "DockerCompute",
+    "InferenceCompute",
     "KubernetesCompute",
     "LocalCompute",
 ]

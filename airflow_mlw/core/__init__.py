@@ -12,6 +12,7 @@ __all__ = [
     "Dataset",
     "Environment",
     "Experiment",
+    "Model",
     "Run",
     "ScriptRunConfig",
     "Workspace",
@@ -28,5 +29,6 @@ __getattr__, __dir__ = lazy_exports(
         "ScriptRunConfig": "airflow_mlw.runs",
         "ComputeTarget": "airflow_mlw.compute",
         "Run": "airflow_mlw.run",
+        "Model": "airflow_mlw.models.model",
     },
 )

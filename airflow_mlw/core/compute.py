@@ -7,6 +7,7 @@ from airflow_mlw.compute import (
     ClusterCompute,
     ComputeTarget,
     DockerCompute,
+    InferenceCompute,
     KubernetesCompute,
     LocalCompute,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "ComputeTarget",
     "ComputeTargetException",
     "DockerCompute",
+    "InferenceCompute",
     "KubernetesCompute",
     "LocalCompute",
 ]

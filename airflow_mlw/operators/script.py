@@ -417,15 +417,27 @@ class MlwScriptOperator(BaseOperator):
                 raise
             metrics = execution.collect_metrics()
             committed = self._commit_outputs(ws, staging, ti, run_id)
+            dataset_ids = [i["record"]["id"] for i in inputs.values() if i["record"].get("id")]
+            models = execution.register_models(dataset_ids, in_container=self.in_container)
             files = execution.keep_outputs()
             execution.set_status(
                 "Finished",
-                properties={"files": files, "inputs": {n: i["record"] for n, i in inputs.items()}},
+                properties={
+                    "files": files,
+                    "inputs": {n: i["record"] for n, i in inputs.items()},
+                    "models": models,
+                },
                 outputs=committed,
             )
         finally:
             execution.cleanup()
-        return {"run_id": run_id, "status": "Finished", "metrics": metrics, "outputs": committed}
+        return {
+            "run_id": run_id,
+            "status": "Finished",
+            "metrics": metrics,
+            "outputs": committed,
+            "models": models,
+        }
 
     def _commit_outputs(
         self, ws: Workspace, staging: dict[str, Path], ti: Any, run_id: str

@@ -368,5 +368,50 @@ class SubmittedRun:
     def get_tags(self) -> dict[str, str]:
         return dict(self._row().tags or {})
 
+    def input_dataset_ids(self) -> list[str]:
+        """Ids of the registered dataset versions the run read."""
+        inputs = (self._row().properties or {}).get("inputs", {})
+        return [str(record["id"]) for record in inputs.values() if record.get("id")]
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: dict[str, str] | None = None,
+        properties: dict[str, Any] | None = None,
+        description: str | None = None,
+        datasets: list[Any] | None = None,
+        **_azure_only: Any,
+    ) -> Any:
+        """Register a file or folder the run kept (``outputs/...``) as a model version linked to
+        this run, its metrics and the dataset versions it read (Azure's ``run.register_model``)."""
+        import tempfile
+
+        from airflow_mlw.datastores.paths import join_path, normalize_path
+        from airflow_mlw.models.model import _dataset_ids, register_model
+
+        path = normalize_path(model_path or "outputs", what="model_path")
+        kept = [name for name in self.get_file_names() if name == path or name.startswith(path + "/")]
+        if not kept:
+            raise MlwError(f"run {self.id} kept no file {path!r}; it has {self.get_file_names()}")
+        datastore = self.workspace.get_default_datastore()
+        dataset_ids = self.input_dataset_ids() + _dataset_ids(datasets)
+        with tempfile.TemporaryDirectory(prefix="mlw-run-model-") as scratch:
+            for name in kept:
+                info = datastore.backend.info(join_path(f"mlw/run-files/{self.id}", name))
+                if info is None:
+                    raise MlwError(f"run {self.id}: file {name!r} is gone from datastore {datastore.name!r}")
+                datastore.backend.get_file(info, Path(scratch) / name)
+            return register_model(
+                self.workspace,
+                Path(scratch) / path,
+                model_name,
+                tags=tags,
+                properties=properties,
+                description=description,
+                run_id=self.id,
+                dataset_version_ids=dataset_ids,
+            )
+
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, status={self.get_status()!r})"

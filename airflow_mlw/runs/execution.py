@@ -74,6 +74,8 @@ class ScriptExecution:
         self.workdir = self.folder / "source"
         self.metrics_file = self.folder / "metrics.jsonl"
         self.outputs_dir = self.workdir / "outputs"
+        #: ``run.register_model`` requests, registered by :meth:`register_models` once the script succeeded.
+        self.model_requests: list[dict[str, Any]] = []
 
     def prepare(self, inputs: dict[str, Any] | None = None, in_container: bool = False) -> dict[str, str]:
         """Copy the source, write the context file; returns the environment variables of the script."""
@@ -116,10 +118,14 @@ class ScriptExecution:
 
         metrics: dict[str, Any] = {}
         rows = []
+        self.model_requests = []
         for line in self.metrics_file.read_text().splitlines():
             if not line.strip():
                 continue
             record = json.loads(line)
+            if record["kind"] == "model":
+                self.model_requests.append(record)
+                continue
             rows.append(
                 MetricRow(run_id=self.run_id, name=record["name"], kind=record["kind"], value=record["value"])
             )
@@ -133,6 +139,49 @@ class ScriptExecution:
             with self.workspace.store.session(write=True) as session:
                 session.add_all(rows)
         return metrics
+
+    def register_models(
+        self, dataset_version_ids: list[str], in_container: bool = False
+    ) -> list[dict[str, Any]]:
+        """Register what the script asked for with ``run.register_model``, linked to this run (and
+        so its metrics) and to the dataset versions it read; returns their XCom references."""
+        if not self.model_requests:
+            return []
+        from airflow_mlw.models.model import register_model
+
+        registered = []
+        for request in self.model_requests:
+            options = dict(request["value"])
+            path = self._host_path(str(options.pop("path")), in_container)
+            if not path.exists():
+                raise MlwError(
+                    f"run.register_model({request['name']!r}, {request['value']['path']!r}): the script left no "
+                    f"file or folder there (paths are relative to the working folder, e.g. outputs/model.pkl)"
+                )
+            model = register_model(
+                self.workspace,
+                path,
+                request["name"],
+                tags=options.get("tags"),
+                properties=options.get("properties"),
+                description=options.get("description"),
+                run_id=self.run_id,
+                dataset_version_ids=dataset_version_ids,
+            )
+            registered.append(model.reference())
+        return registered
+
+    def _host_path(self, path: str, in_container: bool) -> Path:
+        """A path the script named, on this machine: relative to the working folder, or (in a
+        container) below ``/mlw/run``."""
+        if not Path(path).is_absolute():
+            return self.workdir / path
+        if in_container:
+            relative = Path(path).relative_to("/mlw/run") if path.startswith("/mlw/run/") else None
+            if relative is None:
+                raise MlwError(f"run.register_model: {path} is not in the run's folder (/mlw/run)")
+            return self.folder / relative
+        return Path(path)
 
     def keep_outputs(self) -> list[str]:
         """Files the script left in ``outputs/``, copied to the default datastore under the run's id."""

@@ -1,0 +1,255 @@
+"""Model versions in the registry: atomic registration, lookup, lineage.
+
+Like dataset versions: integer versions allocated with the shared version counter, a content
+fingerprint over the file manifest, and re-registering the content of the latest version returns
+that version. A version's files live, content-addressed, at ``mlw/models/<name>/<fingerprint>/`` on
+the default datastore; ``location`` in the row names them (and keeps Azure's free-form
+``properties``, which have no column of their own).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from airflow_mlw.exceptions import ModelNotFoundError, WebserviceException
+from airflow_mlw.registry.models import (
+    LineageRow,
+    ManifestRow,
+    ModelRow,
+    ModelVersionRow,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from airflow_mlw.datasets.manifest import Manifest
+    from airflow_mlw.workspace import Workspace
+
+log = logging.getLogger(__name__)
+COUNTER_KIND = "model"
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+@dataclass
+class ModelVersionRecord:
+    """A registered model version as stored."""
+
+    id: str
+    name: str
+    version: int
+    fingerprint: str
+    location: dict[str, Any]
+    description: str | None
+    tags: dict[str, str]
+    run_id: str | None
+    dataset_version_ids: list[str]
+    created_at: datetime
+    created: bool = field(default=False, compare=False)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return dict(self.location.get("properties") or {})
+
+    def reference(self) -> dict[str, Any]:
+        """What travels through XCom."""
+        return {"name": self.name, "version": self.version, "id": self.id, "fingerprint": self.fingerprint}
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise WebserviceException(
+            f"model name {name!r} is invalid: use letters, digits, '-', '_' and '.', starting with a "
+            "letter or digit (at most 255 characters)"
+        )
+    return name
+
+
+def _record(row: ModelVersionRow, model: ModelRow, created: bool = False) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        id=row.id,
+        name=model.name,
+        version=row.version,
+        fingerprint=row.fingerprint,
+        location=dict(row.location),
+        description=row.description,
+        tags=dict(row.tags or {}),
+        run_id=row.run_id,
+        dataset_version_ids=list(row.dataset_version_ids or []),
+        created_at=row.created_at,
+        created=created,
+    )
+
+
+def _latest(session: Session, model_id: int) -> ModelVersionRow | None:
+    return session.scalar(
+        select(ModelVersionRow)
+        .where(ModelVersionRow.model_id == model_id)
+        .order_by(ModelVersionRow.version.desc())
+        .limit(1)
+    )
+
+
+def register_version(
+    workspace: Workspace,
+    name: str,
+    manifest: Manifest,
+    location: dict[str, Any],
+    *,
+    description: str | None,
+    tags: dict[str, str],
+    run_id: str | None,
+    dataset_version_ids: list[str],
+    task: tuple[str, str, str] | None,
+) -> ModelVersionRecord:
+    """Record ``manifest`` (files already copied to ``location``) as the next version of ``name``,
+    or return the latest version when it has the same fingerprint."""
+    store = workspace.store
+    ws_id = workspace._workspace_id()
+    fingerprint = manifest.fingerprint
+    with store.session(write=True) as session:
+        store.insert_ignore(session, ModelRow, workspace_id=ws_id, name=name, created_at=utcnow())
+        # The row lock serialises registrations of one name, so "unchanged?" is decided once.
+        model = session.scalars(
+            select(ModelRow).where(ModelRow.workspace_id == ws_id, ModelRow.name == name).with_for_update()
+        ).one()
+        latest = _latest(session, model.id)
+        if latest is not None and latest.fingerprint == fingerprint:
+            log.info(
+                "model %r unchanged (fingerprint %s): version %d", name, fingerprint[:12], latest.version
+            )
+            return _record(latest, model)
+        if session.get(ManifestRow, fingerprint) is None:
+            session.add(
+                ManifestRow(
+                    fingerprint=fingerprint,
+                    file_count=len(manifest.entries),
+                    total_bytes=manifest.total_bytes,
+                    entries=manifest.to_json(),
+                )
+            )
+        version = store.allocate_version(session, COUNTER_KIND, ws_id, name)
+        row = ModelVersionRow(
+            model_id=model.id,
+            version=version,
+            fingerprint=fingerprint,
+            manifest_fingerprint=fingerprint,
+            location=location,
+            description=description,
+            tags=tags,
+            run_id=run_id,
+            dataset_version_ids=dataset_version_ids,
+        )
+        session.add(row)
+        session.flush()
+        if run_id is not None or task is not None:
+            dag_id, dag_run_id, task_id = task or (None, None, None)
+            session.add(
+                LineageRow(
+                    workspace_id=ws_id,
+                    model_version_id=row.id,
+                    direction="produced",
+                    run_id=run_id,
+                    dag_id=dag_id,
+                    dag_run_id=dag_run_id,
+                    task_id=task_id,
+                )
+            )
+        log.info("registered model %r version %d (fingerprint %s)", name, version, fingerprint[:12])
+        return _record(row, model, created=True)
+
+
+def load_version(workspace: Workspace, name: str, version: int | str | None = None) -> ModelVersionRecord:
+    """Version ``version`` of model ``name`` (``None`` or ``'latest'``: the newest)."""
+    ws_id = workspace._workspace_id()
+    with workspace.store.session() as session:
+        model = session.scalar(select(ModelRow).where(ModelRow.workspace_id == ws_id, ModelRow.name == name))
+        if model is None:
+            raise ModelNotFoundError(f"no model named {name!r} in workspace {workspace.name!r}")
+        if version in (None, "latest"):
+            row = _latest(session, model.id)
+        else:
+            try:
+                number = int(version)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise WebserviceException(
+                    f"model version must be an integer or 'latest', not {version!r}"
+                ) from None
+            row = session.scalar(
+                select(ModelVersionRow).where(
+                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == number
+                )
+            )
+        if row is None:
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {version} in workspace {workspace.name!r}"
+            )
+        return _record(row, model)
+
+
+def load_by_id(workspace: Workspace, version_id: str) -> ModelVersionRecord:
+    with workspace.store.session() as session:
+        row = session.get(ModelVersionRow, version_id)
+        model = session.get(ModelRow, row.model_id) if row is not None else None
+        if row is None or model is None or model.workspace_id != workspace._workspace_id():
+            raise ModelNotFoundError(
+                f"no model version with id {version_id!r} in workspace {workspace.name!r}"
+            )
+        return _record(row, model)
+
+
+def list_versions(
+    workspace: Workspace, name: str | None = None, run_id: str | None = None, latest: bool = False
+) -> list[ModelVersionRecord]:
+    """Versions by name, newest first (``latest``: only each name's newest)."""
+    ws_id = workspace._workspace_id()
+    query = (
+        select(ModelVersionRow, ModelRow)
+        .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
+        .where(ModelRow.workspace_id == ws_id)
+        .order_by(ModelRow.name, ModelVersionRow.version.desc())
+    )
+    if name is not None:
+        query = query.where(ModelRow.name == name)
+    if run_id is not None:
+        query = query.where(ModelVersionRow.run_id == run_id)
+    with workspace.store.session() as session:
+        rows = session.execute(query).all()
+    records = [_record(row, model) for row, model in rows]
+    if not latest:
+        return records
+    newest: dict[str, ModelVersionRecord] = {}
+    for record in records:
+        newest.setdefault(record.name, record)
+    return list(newest.values())
+
+
+def update_tags(workspace: Workspace, version_id: str, tags: dict[str, str]) -> None:
+    with workspace.store.session(write=True) as session:
+        row = session.get(ModelVersionRow, version_id)
+        if row is None:
+            raise ModelNotFoundError(f"no model version with id {version_id!r}")
+        row.tags = tags
+
+
+def lineage_of(workspace: Workspace, version_id: str) -> list[dict[str, Any]]:
+    with workspace.store.session() as session:
+        rows = session.scalars(
+            select(LineageRow).where(LineageRow.model_version_id == version_id).order_by(LineageRow.id)
+        ).all()
+        return [
+            {
+                "direction": r.direction,
+                "run_id": r.run_id,
+                "dag_id": r.dag_id,
+                "dag_run_id": r.dag_run_id,
+                "task_id": r.task_id,
+            }
+            for r in rows
+        ]
