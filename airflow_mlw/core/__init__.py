@@ -15,6 +15,7 @@ __all__ = [
     "Model",
     "Run",
     "ScriptRunConfig",
+    "Webservice",
     "Workspace",
 ]
 
@@ -30,5 +31,6 @@ __getattr__, __dir__ = lazy_exports(
         "ComputeTarget": "airflow_mlw.compute",
         "Run": "airflow_mlw.run",
         "Model": "airflow_mlw.models.model",
+        "Webservice": "airflow_mlw.models.webservice",
     },
 )
