@@ -31,6 +31,7 @@ class AirflowStack:
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = ("api-server", "scheduler", "dag-processor"),
         before_start: Any = None,
+        workers: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.services = services
         self.before_start = before_start
@@ -56,6 +57,9 @@ class AirflowStack:
         }
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # services start faster from byte-compiled modules
         self.processes: list[subprocess.Popen[bytes]] = []
+        #: Celery workers by name: ``{"queues": "cpu", "env": {...}, "cwd": Path}`` (CeleryExecutor).
+        self.workers = workers or {}
+        self.worker_processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def airflow(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -90,7 +94,41 @@ class AirflowStack:
                 )
             )
         wait_until(lambda: port_open(self.port), 120, "airflow api-server", self.home / "api-server.log")
+        for name in self.workers:
+            self.start_worker(name)
         return self
+
+    def start_worker(self, name: str) -> None:
+        """``airflow celery worker`` on the worker's queues, in its own folder and environment."""
+        spec = self.workers[name]
+        cwd = Path(spec["cwd"])
+        cwd.mkdir(parents=True, exist_ok=True)
+        log = open(self.home / f"worker-{name}.log", "ab")
+        command = [
+            str(Path(sys.executable).with_name("airflow")),
+            "celery",
+            "worker",
+            "--queues",
+            spec["queues"],
+        ]
+        command += ["--celery-hostname", f"{name}@%h", "--concurrency", str(spec.get("concurrency", 2))]
+        command += ["--skip-serve-logs", "--without-gossip", "--without-mingle"]
+        self.worker_processes[name] = subprocess.Popen(
+            command,
+            env={**self.env, "TMPDIR": str(cwd), **spec.get("env", {})},
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker and every task process it started (as a lost machine would)."""
+        import signal
+
+        process = self.worker_processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
         def parsed() -> bool:
@@ -125,10 +163,18 @@ class AirflowStack:
             if row.get("state") in ("success", "failed"):
                 return row
             time.sleep(1)
-        raise TimeoutError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s")
+        raise TimeoutError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s\n{self.log_tails()}")
+
+    def log_tails(self, lines: int = 25) -> str:
+        """The end of every service's log, for failure messages (the home is removed at stop)."""
+        parts = []
+        for log in sorted(self.home.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
 
     def stop(self) -> None:
-        for process in self.processes:
+        for process in [*self.worker_processes.values(), *self.processes]:
             stop_process(process)
         shutil.rmtree(self.home, ignore_errors=True)
 

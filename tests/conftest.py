@@ -96,6 +96,13 @@ def s3_server() -> Iterator[services.BackgroundServer]:
 
 
 @pytest.fixture(scope="session")
+def redis_server() -> Iterator[services.Redis]:
+    server = require("Redis", lambda: services.Redis().start())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def azurite() -> Iterator[services.BackgroundServer]:
     server = require("Azure Blob emulator (Azurite)", services.start_azurite)
     yield server

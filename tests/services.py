@@ -307,3 +307,34 @@ class UnixForwarder:
 
     def close(self) -> None:
         self.server.close()
+
+
+@dataclass
+class Redis:
+    """A throwaway Redis server on loopback (Celery's broker), nothing persisted."""
+
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Redis:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise ServiceUnavailable("redis-server not installed (scripts/system-deps.sh as root)")
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_until(lambda: port_open(self.port), 30, "redis-server")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None

@@ -94,6 +94,19 @@ class ComputeTarget:
         return ComputeTarget(workspace, name)
 
     @staticmethod
+    def declare(workspace: Any, name: str, provisioning_configuration: ComputeConfiguration) -> Any:
+        """The target as a DAG file names it, without reading the registry (DAG files are parsed
+        every 30 s): queue, pool and operator come from ``provisioning_configuration``. The step
+        checks at run time that the registry holds a target of that kind under ``name``."""
+        config = provisioning_configuration
+        settings = {k: v for k, v in config.settings.items() if v is not None}
+        if config.kind == ClusterCompute.kind and not settings.get("queue"):
+            settings["queue"] = name
+        target = object.__new__(KINDS[config.kind])
+        target._setup(workspace, name, settings)
+        return target
+
+    @staticmethod
     def list(workspace: Any) -> list[Any]:
         from sqlalchemy import select
 
