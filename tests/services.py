@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -273,42 +272,6 @@ class DockerEngine:
             self.process = None
 
 
-class UnixForwarder:
-    """A TCP port on loopback that forwards every connection to a Unix socket (a Docker engine
-    reached as if it were on another host); ``connections`` counts what came through."""
-
-    def __init__(self, unix_path: str) -> None:
-        self.unix_path = unix_path
-        self.connections = 0
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.server.getsockname()[1])
-        self.url = f"tcp://127.0.0.1:{self.port}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            self.connections += 1
-            upstream = socket.socket(socket.AF_UNIX)
-            upstream.connect(self.unix_path)
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                target.sendall(data)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.server.close()
-
-
 @dataclass
 class Redis:
     """A throwaway Redis server on loopback (Celery's broker), nothing persisted."""
@@ -338,3 +301,47 @@ class Redis:
         if self.process is not None:
             stop_process(self.process)
             self.process = None
+
+
+class SecondDockerEngine:
+    """A second ``dockerd`` on this machine (own socket, data root, exec root; no bridge network)
+    playing another host's engine for attached compute; its images start empty."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="mlw-dockerd2-"))
+        self.socket = self.root / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SecondDockerEngine:
+        dockerd = shutil.which("dockerd")
+        if dockerd is None or os.geteuid() != 0:
+            raise ServiceUnavailable("a second Docker engine needs dockerd and root")
+        log = self.root / "dockerd.log"
+        command = [dockerd, f"--host={self.url}", f"--data-root={self.root / 'data'}"]
+        command += [f"--exec-root={self.root / 'exec'}", f"--pidfile={self.root / 'docker.pid'}"]
+        command += ["--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false"]
+        with open(log, "wb") as handle:
+            self.process = subprocess.Popen(
+                command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_until(lambda: self.socket.exists() and docker_ping(self.url), 60, "second dockerd", log)
+        return self
+
+    def load_image(self, tag: str, source_url: str = f"unix://{DOCKER_SOCKET}") -> None:
+        """Copy an image from the main engine (``docker save | docker load``), as a registry would."""
+        import docker
+
+        source = docker.DockerClient(base_url=source_url)
+        target = docker.DockerClient(base_url=self.url)
+        try:
+            target.images.load(b"".join(source.images.get(tag).save(named=True)))
+        finally:
+            source.close()
+            target.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
+            self.process = None
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from airflow_mlw.core import Environment, Experiment, ScriptRunConfig
 from airflow_mlw.core.compute import ComputeTarget, DockerCompute
+from tests.conftest import require
 from tests.runs.test_script_runs import load_example
 
 SCRIPT = """
@@ -80,34 +82,54 @@ def test_gpus_on_an_engine_without_them_is_a_clear_error(
     assert "compute target 'gpu-docker' asks for 1 GPU(s), but the Docker engine at" in logged
 
 
-def test_attached_compute_runs_on_the_engine_at_its_url(
-    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_attached_compute_runs_on_another_engine(
+    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path
 ) -> None:
-    """The attached engine is this machine's, reached over TCP through a forwarder; the default
-    engine is made unreachable, so the run works only if every Docker call uses the target's URL."""
-    from airflow_mlw.core.compute import AttachedCompute
-    from tests.services import DOCKER_SOCKET, UnixForwarder
+    """A second dockerd plays the remote host: the environment image is built there (it has only
+    the base image), and the step's container runs there, not on the worker's engine."""
+    import docker
 
-    forwarder = UnixForwarder(DOCKER_SOCKET)
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    from airflow_mlw.core.compute import AttachedCompute
+    from tests.services import SecondDockerEngine
+
+    remote = require("second Docker engine", lambda: SecondDockerEngine().start())
     try:
+        remote.load_image(base_image)
+        client = docker.DockerClient(base_url=remote.url)
+        since = int(time.time()) - 1
         (tmp_path / "src").mkdir()
         (tmp_path / "src" / "job.py").write_text(SCRIPT)
         target = AttachedCompute.attach(
-            workspace, "remote-docker", AttachedCompute.attach_configuration(docker_url=forwarder.url)
+            workspace,
+            "remote-docker",
+            AttachedCompute.attach_configuration(docker_url=remote.url, network_mode="none"),
         )
-        assert ComputeTarget.list(workspace)[-1].type == "Attached"
+        assert ComputeTarget(workspace, "remote-docker").type == "Attached"
+        environment = Environment("remote-env")
+        environment.docker.enabled = True
         config = ScriptRunConfig(
             str(tmp_path / "src"),
             "job.py",
             arguments=["far away"],
             compute_target=target,
-            environment=Environment.get(workspace, "MLW-minimal"),
+            environment=environment,
         )
         run = Experiment(workspace, "attached").submit(config)
         run.wait_for_completion(show_output=False)
         assert run.get_metrics()["answer"] == 42
         assert Path(run.download_file("outputs/result.txt", str(tmp_path))).read_text() == "far away"
-        assert forwarder.connections > 0
+        built = [
+            tag
+            for image in client.images.list()
+            for tag in image.tags
+            if tag.startswith("mlw-env/remote-env:")
+        ]
+        assert len(built) == 1, client.images.list()
+        events = client.events(
+            since=since, until=int(time.time()) + 1, decode=True, filters={"type": "container"}
+        )
+        started = [e for e in events if e.get("Action") == "start"]
+        assert any(e["from"] == built[0] for e in started), started
+        client.close()
     finally:
-        forwarder.close()
+        remote.stop()
