@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 class RegisterModelOperator(BaseOperator):
     """Register a model version at run time; push ``{name, version, id, fingerprint, run_id, metrics}``.
 
-    The files are ``model_path`` on the worker, or, with ``step_task_id``, in the committed output of
-    that pipeline step (``model_path`` relative to it; default: the whole output). A step's model is
-    linked to the step's run, so to its metrics and the dataset versions it read.
+    The files are ``model_path`` on the worker or, with ``step_task_id``, the pipeline step's: in its
+    committed output (``model_path`` relative to it; default: the whole output) or, for a step
+    without outputs, a file it kept (``outputs/model.pkl``). A step's model is linked to the
+    step's run, so to its metrics and the dataset versions it read.
 
     :param model_name: model name (templated)
     :param model_path: file or folder (templated)
@@ -68,30 +69,32 @@ class RegisterModelOperator(BaseOperator):
         from airflow_mlw.models.model import register_model
 
         ws = workspace_or_configured(self.workspace)
-        path = Path(self.model_path or ".")
-        run_id: str | None = None
-        dataset_ids: list[str] = []
-        if self.step_task_id is not None:
-            path, run_id, dataset_ids = self._step_model(ws, context)
-        model = register_model(
-            ws,
-            path,
-            self.model_name,
-            tags=self.tags,
-            properties=self.properties,
-            description=self.description,
-            run_id=run_id,
-            dataset_version_ids=dataset_ids,
-        )
+        options: dict[str, Any] = {
+            "tags": self.tags,
+            "properties": self.properties,
+            "description": self.description,
+        }
+        if self.step_task_id is None:
+            model = register_model(ws, str(self.model_path), self.model_name, **options)
+        else:
+            model = self._register_step_model(ws, context, options)
         self.log.info("model %s (fingerprint %s)", model.id, model.fingerprint[:12])
         return {**model.reference(), "created": model._record.created, "metrics": model.get_metrics()}
 
-    def _step_model(self, ws: Workspace, context: Context) -> tuple[Path, str | None, list[str]]:
+    def _register_step_model(self, ws: Workspace, context: Context, options: dict[str, Any]) -> Model:
+        from airflow_mlw.models.model import register_model
         from airflow_mlw.pipelines.io import materialize_output
         from airflow_mlw.runs import SubmittedRun
 
-        record = context["ti"].xcom_pull(task_ids=self.step_task_id, key="return_value")
-        outputs = (record or {}).get("outputs") or {}
+        record = context["ti"].xcom_pull(task_ids=self.step_task_id, key="return_value") or {}
+        # A reused step's metrics, inputs and kept files are those of the run it reused.
+        run_id = record.get("reused_from") or record.get("run_id")
+        if not run_id:
+            raise MlwError(f"task {self.step_task_id!r} pushed no step run: is it a pipeline step?")
+        run = SubmittedRun(ws, run_id)
+        outputs = record.get("outputs") or {}
+        if not outputs and self.output_name is None:
+            return run.register_model(self.model_name, self.model_path, **options)
         if self.output_name is None and len(outputs) != 1:
             raise MlwError(
                 f"step {self.step_task_id!r} has outputs {sorted(outputs)}: name one with output_name"
@@ -100,10 +103,14 @@ class RegisterModelOperator(BaseOperator):
         if name not in outputs:
             raise MlwError(f"step {self.step_task_id!r} pushed no output {name!r} (it has {sorted(outputs)})")
         folder = materialize_output(ws, outputs[name], Path(ws.settings.home) / "cache" / "outputs")
-        # A reused step's metrics and inputs are those of the run it reused.
-        run_id = record.get("reused_from") or record.get("run_id")
-        dataset_ids = SubmittedRun(ws, run_id).input_dataset_ids() if run_id else []
-        return folder / (self.model_path or ""), run_id, dataset_ids
+        return register_model(
+            ws,
+            folder / (self.model_path or ""),
+            self.model_name,
+            run_id=run_id,
+            dataset_version_ids=run.input_dataset_ids(),
+            **options,
+        )
 
 
 class DeployModelOperator(BaseOperator):
