@@ -274,6 +274,7 @@ def _env_summary(env: Any) -> dict[str, Any]:
         "version": env.version,
         "spec_hash": env.spec_hash[:16],
         "docker": env.docker.enabled,
+        "image_tag": env.image_tag,
     }
 
 

@@ -146,17 +146,46 @@ def ensure_image(env: Environment, workspace: Any = None, docker_url: str | None
     client = docker_client(docker_url)
     base = env.docker.base_image or settings.default_base_image
     tag = image_tag(env, base_image_id(env, ws, client=client))
-    if _has_image(client, tag):
-        return tag
+    if not _has_image(client, tag):
+        _build_once(client, env, settings, base, tag)
+    _record_tag(ws, env, tag)
+    return tag
+
+
+def _build_once(client: Any, env: Environment, settings: MlwSettings, base: str, tag: str) -> None:
+    """Build ``tag`` unless another task does meanwhile (a file lock per tag on this host)."""
     lock_path = Path(settings.home) / "locks" / f"{tag.replace('/', '_').replace(':', '_')}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _has_image(client, tag):
             log.info("image %s was built by another task meanwhile", tag)
-            return tag
+            return
         _build(client, env, settings, base, tag)
-    return tag
+
+
+def _record_tag(ws: Any, env: Environment, tag: str) -> None:
+    """The image tag on the registered versions of this spec (shown by ``mlw env show`` and the UI)."""
+    from sqlalchemy import or_, select, update
+
+    from airflow_mlw.registry.models import EnvironmentRow, EnvironmentVersionRow
+
+    with ws.store.session() as session:
+        stale = session.scalars(
+            select(EnvironmentVersionRow.id)
+            .join(EnvironmentRow, EnvironmentRow.id == EnvironmentVersionRow.environment_id)
+            .where(
+                EnvironmentRow.workspace_id == ws._workspace_id(),
+                EnvironmentRow.name == env.name,
+                EnvironmentVersionRow.spec_hash == env.spec_hash,
+                or_(EnvironmentVersionRow.image_tag.is_(None), EnvironmentVersionRow.image_tag != tag),
+            )
+        ).all()
+    if stale:
+        with ws.store.session(write=True) as session:
+            session.execute(
+                update(EnvironmentVersionRow).where(EnvironmentVersionRow.id.in_(stale)).values(image_tag=tag)
+            )
 
 
 def _has_image(client: Any, tag: str) -> bool:

@@ -69,7 +69,9 @@ def get_environment(workspace: Any, name: str, version: int | str | None = None)
         raise MlwEnvironmentError(
             f"environment {name!r}{which} is not registered in workspace {workspace.name!r}"
         )
-    return Environment.from_spec(name, row.spec, row.version)
+    env = Environment.from_spec(name, row.spec, row.version)
+    env.image_tag = row.image_tag
+    return env
 
 
 def list_environments(workspace: Any) -> dict[str, Environment]:
@@ -86,4 +88,5 @@ def list_environments(workspace: Any) -> dict[str, Environment]:
     latest: dict[str, Environment] = {}
     for name, row in rows:
         latest[name] = Environment.from_spec(name, row.spec, row.version)
+        latest[name].image_tag = row.image_tag
     return latest

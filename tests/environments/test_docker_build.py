@@ -33,9 +33,11 @@ def test_build_once_then_reuse_without_a_build_call(
     import docker
 
     env = pip_env("six-env", "six==1.16.0")
+    env.register(workspace)
     caplog.set_level(logging.INFO, logger="airflow_mlw.environments.docker_build")
     tag = env.build(workspace)
     assert tag.startswith("mlw-env/six-env:")
+    assert Environment.get(workspace, "six-env").image_tag == tag  # recorded for `mlw env show` and the UI
     assert any("[build]" in r.getMessage() for r in caplog.records), "the build log is streamed"
     client = docker.from_env()
     out = client.containers.run(
