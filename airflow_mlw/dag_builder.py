@@ -185,7 +185,16 @@ def pipeline_dag(
 ) -> Any:
     from airflow.sdk import DAG
 
-    from airflow_mlw.pipelines.schedule import airflow_schedule
+    from airflow_mlw.pipelines.graph import PipelineValidationError
+    from airflow_mlw.pipelines.schedule import Schedule, airflow_schedule
+
+    for item in schedule if isinstance(schedule, list | tuple) else [schedule]:
+        wanted = getattr(item, "data_path_parameter_name", None) if isinstance(item, Schedule) else None
+        if wanted and wanted not in pipeline.parameters():
+            raise PipelineValidationError(
+                f"schedule data_path_parameter_name {wanted!r} is not a parameter of the pipeline "
+                f"(it has {sorted(pipeline.parameters())})"
+            )
 
     dag_kwargs.setdefault("tags", ["mlw", "pipeline"])
     dag_kwargs.setdefault(

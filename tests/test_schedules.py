@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from airflow_mlw.data.datapath import DataPath
 from airflow_mlw.datasets import dataset_asset
 from airflow_mlw.pipeline.core import Pipeline, PipelineParameter, Schedule, ScheduleRecurrence
 from airflow_mlw.pipeline.steps import PythonScriptStep
+from airflow_mlw.pipelines.graph import PipelineValidationError
 from tests.airflow_stack import AirflowStack, airflow_stack
 from tests.services import wait_until
 
@@ -88,7 +90,10 @@ def test_dag_code_schedules_do_no_io(tmp_path: Path) -> None:
 
     registry = tmp_path / "nowhere" / "registry.db"
     ws = Workspace(workspace_name="w", registry_url=f"sqlite:///{registry}")
-    pipeline = one_step_pipeline(ws, tmp_path)
+    (tmp_path / "s.py").write_text("print(1)\n")
+    where = PipelineParameter("p", default_value=DataPath(Datastore(ws, "files"), "in"))
+    step = PythonScriptStep("s.py", name="s", source_directory=str(tmp_path), arguments=[where])
+    pipeline = Pipeline(ws, [step])
     on_files = Schedule(
         datastore=Datastore(ws, "files"),
         path_on_datastore="/in/",
@@ -109,6 +114,9 @@ def test_dag_code_schedules_do_no_io(tmp_path: Path) -> None:
     assert either.timetable.timetable.delta == timedelta(hours=3)
     assert either.timetable.asset_condition.uri == "mlw-dataset://w/csv_table"
     watched_or_daily = pipeline.to_dag("watched_or_daily", schedule=on_files | ScheduleRecurrence("Day", 1))
+    misnamed = Schedule(datastore=Datastore(ws, "files"), data_path_parameter_name="nope")
+    with pytest.raises(PipelineValidationError, match="'nope' is not a parameter of the pipeline"):
+        pipeline.to_dag("misnamed", schedule=misnamed)
     assert type(watched_or_daily.timetable).__name__ == "AssetOrTimeSchedule"
 
     runner = schedule_runner_dag()
