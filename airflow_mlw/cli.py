@@ -470,6 +470,96 @@ def cmd_pipeline_trigger(args: argparse.Namespace) -> int:
     return 0 if answer.get("Status", "Finished") == "Finished" else 1
 
 
+def _model_summary(model: Any) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "version": model.version,
+        "id": model.id,
+        "fingerprint": model.fingerprint,
+        "run_id": model.run_id,
+        "tags": model.tags,
+        "properties": model.properties,
+        "description": model.description,
+        "created": model.created_time,
+    }
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.model import Model
+
+    tags = [tag.split("=", 1) if "=" in tag else tag for tag in args.tag or []]
+    models = Model.list(_workspace(args), name=args.name, tags=tags or None, latest=args.latest)
+    _print([_model_summary(m) for m in models], args.json)
+    return 0
+
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.model import Model
+    from airflow_mlw.models.versions import lineage_of
+
+    ws = _workspace(args)
+    model = Model(ws, args.name, version=args.version)
+    details = {
+        **_model_summary(model),
+        "files": [{"path": e.path, "size": e.size, "hash": e.content_hash} for e in model._entries()],
+        "metrics": model.get_metrics(),
+        "datasets": [{"name": d.name, "version": d.version} for d in model.datasets.get("training", [])],
+        "lineage": lineage_of(ws, model._record.id),
+    }
+    _print(details, args.json)
+    return 0
+
+
+def cmd_model_download(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.model import Model
+
+    model = Model(_workspace(args), args.name, version=args.version)
+    path = model.download(args.target_dir, exist_ok=args.overwrite)
+    _print({"name": model.name, "version": model.version, "path": path}, args.json)
+    return 0
+
+
+def _service_summary(service: Any) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "state": service.state,
+        "scoring_uri": service.scoring_uri,
+        "compute_type": service.compute_type,
+        "models": [m.id for m in service.models],
+        "updated": service.updated_time,
+    }
+
+
+def cmd_service_list(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.webservice import Webservice
+
+    _print([_service_summary(s) for s in Webservice.list(_workspace(args))], args.json)
+    return 0
+
+
+def cmd_service_show(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.webservice import Webservice
+
+    service = Webservice(_workspace(args), args.name)
+    _print({**_service_summary(service), "image": service.image_id, "error": service.error}, args.json)
+    return 0
+
+
+def cmd_service_logs(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.webservice import Webservice
+
+    print(Webservice(_workspace(args), args.name).get_logs(num_lines=args.lines), file=_stdout)
+    return 0
+
+
+def cmd_service_delete(args: argparse.Namespace) -> int:
+    from airflow_mlw.models.webservice import Webservice
+
+    Webservice(_workspace(args), args.name).delete()
+    _print({"name": args.name, "deleted": True}, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlw", description="airflow_mlw workspaces on Airflow")
     parser.add_argument("--config", help="workspace config file or folder (default: discovery order)")
@@ -615,6 +705,34 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--version", help="published version (default: newest)")
     trigger.add_argument("--experiment", help="experiment name (default: the pipeline's name)")
     trigger.add_argument("--wait", action="store_true", help="wait for the run to end and show its steps")
+
+    model = groups.add_parser("model", help="registered models").add_subparsers(dest="command", required=True)
+    model_list = add(model, "list", cmd_model_list, "model versions, newest first")
+    model_list.add_argument("--name", help="only this model")
+    model_list.add_argument("--tag", action="append", metavar="K[=V]", help="has tag K (with value V)")
+    model_list.add_argument("--latest", action="store_true", help="only the newest version of each model")
+    model_show = add(model, "show", cmd_model_show, "one version: files, metrics, datasets, lineage")
+    model_show.add_argument("name")
+    model_show.add_argument("--version", help="default: the newest")
+    model_download = add(model, "download", cmd_model_download, "copy a version's file or folder")
+    model_download.add_argument("name")
+    model_download.add_argument("target_dir")
+    model_download.add_argument("--version", help="default: the newest")
+    model_download.add_argument("--overwrite", action="store_true", help="replace what is there")
+
+    service = groups.add_parser("service", help="scoring services").add_subparsers(
+        dest="command", required=True
+    )
+    add(service, "list", cmd_service_list, "scoring services and their state")
+    for name, func, text in (
+        ("show", cmd_service_show, "one service"),
+        ("logs", cmd_service_logs, "its scoring container's log"),
+        ("delete", cmd_service_delete, "drain and remove its containers"),
+    ):
+        sub = add(service, name, func, text)
+        sub.add_argument("name")
+        if name == "logs":
+            sub.add_argument("--lines", type=int, default=200)
 
     db = groups.add_parser("db", help="registry database").add_subparsers(dest="command", required=True)
     add(db, "upgrade", cmd_db_upgrade, "apply pending registry migrations")
