@@ -56,13 +56,20 @@ class Workspace:
         self._row_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (published pipelines) by name: the reader resolves its own settings and registry."""
+        """Pickled (published pipelines) by name: the reader resolves its own settings and registry.
+        A registry URL holding a password is left out (the reader's ``[mlw] registry_url`` applies)."""
+        registry_url = self._registry_url
+        if registry_url:
+            from sqlalchemy.engine import make_url
+
+            if make_url(registry_url).password is not None:
+                registry_url = None
         return {
             "subscription_id": self.subscription_id,
             "resource_group": self.resource_group,
             "location": self.location,
             "_workspace_name": self.name,
-            "_registry_url": self._registry_url,
+            "_registry_url": registry_url,
             "_config_path": None,
             "_create_if_missing": False,
             "_row_id": None,

@@ -59,6 +59,10 @@ class Datastore:
         self.workspace = workspace
         self._requested_name = name
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (published pipelines) as a reference: no cached record, backend or credential."""
+        return {"workspace": self.workspace, "_requested_name": self._requested_name}
+
     @cached_property
     def name(self) -> str:
         if self._requested_name is None:

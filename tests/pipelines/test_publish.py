@@ -85,6 +85,29 @@ def test_publish_writes_a_dag_file_and_runs_in_process(
         PublishedPipeline.get(workspace, "nope")
 
 
+def test_generated_dag_file_holds_no_secret(workspace: Any, tmp_path: Path, dags_folder: Path) -> None:
+    import base64
+    import pickle
+    import zlib
+
+    from airflow_mlw.core import Workspace
+
+    pipeline = make_pipeline(workspace, tmp_path)
+    datastore = workspace.get_default_datastore()
+    datastore.describe()
+    assert datastore.backend is not None  # cached record and backend are not pickled
+    pipeline.steps[0].outputs[0].datastore = datastore
+    pipeline.workspace = Workspace(workspace_name="test", registry_url="postgresql://mlw:s3cret@db/mlw")
+    published = PublishedPipeline.create(workspace, pipeline, "secretless")
+    text = (dags_folder / "mlw_published" / f"{published.dag_id}.py").read_text()
+    payload = text.split("load_published_dag(")[1].split(", ")[1].strip("')\n")
+    raw = zlib.decompress(base64.b64decode(payload))
+    assert b"s3cret" not in raw
+    loaded = pickle.loads(raw)
+    assert loaded.workspace._registry_url is None and loaded.workspace.name == "test"
+    assert set(vars(loaded.steps[0].outputs[0].datastore)) == {"workspace", "_requested_name"}
+
+
 def test_publish_of_a_dag_file_pipeline_records_its_dag(
     workspace: Any, tmp_path: Path, dags_folder: Path
 ) -> None:
