@@ -22,7 +22,10 @@ def request(url: str, token: str | None = None, body: dict[str, Any] | None = No
         ) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, None
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, None
 
 
 def test_routes_need_an_airflow_token(tmp_path: Path) -> None:

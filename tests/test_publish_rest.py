@@ -49,7 +49,8 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
     }
-    with airflow_stack(dags, extra_env=env, before_start=_passwords) as stack:
+    services = ("api-server", "scheduler", "dag-processor", "triggerer")
+    with airflow_stack(dags, extra_env=env, before_start=_passwords, services=services) as stack:
         base = f"http://127.0.0.1:{stack.port}"
         monkeypatch.setenv("AIRFLOW__MLW__API_URL", base)
         ws = Workspace.from_config()  # settings are read once per workspace object
@@ -65,8 +66,8 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         assert request(f"{base}/mlw/api/pipelines/nope/runs", token=token, body=run_body)[0] == 404
         assert request(f"{base}/mlw/api/endpoints/nope/runs", token=token, body=run_body)[0] == 404
         bad = {"ParameterAssignments": {"text": 3}}
-        status, _ = request(f"{base}/mlw/api/pipelines/writer/runs", token=token, body=bad)
-        assert status == 400
+        status, refused = request(f"{base}/mlw/api/pipelines/writer/runs", token=token, body=bad)
+        assert status == 400 and "'text' must be of type string" in refused["detail"], refused
 
         # The plugin's own route, then Azure's route shapes (from .endpoint) for pipeline and endpoint.
         status, answer = request(f"{base}/mlw/api/pipelines/writer/runs", token=token, body=run_body)
