@@ -138,6 +138,17 @@ def load_published_dag(dag_id: str, payload: str) -> Any:
     return pipeline_dag(pipeline, dag_id, tags=["mlw", "pipeline", "published"])
 
 
+def _rows(workspace: Any, model: Any, active_only: bool) -> Any:
+    """Rows of ``model`` in the workspace, oldest first (only ``Active`` ones with ``active_only``)."""
+    query = select(model).where(model.workspace_id == workspace._workspace_id())
+    if active_only:
+        query = query.where(model.status == "Active")
+    with workspace.store.session() as session:
+        rows = session.scalars(query.order_by(model.created_at)).all()
+        session.expunge_all()
+    return rows
+
+
 class PublishedPipeline:
     """A published pipeline: ``.id``, ``.name``, ``.version``, ``.endpoint``, ``.submit``."""
 
@@ -224,14 +235,7 @@ class PublishedPipeline:
 
     @classmethod
     def list(cls, workspace: Any, active_only: bool = True, _workflow_provider: Any = None) -> list[Any]:
-        query = select(PublishedPipelineRow).where(
-            PublishedPipelineRow.workspace_id == workspace._workspace_id()
-        )
-        if active_only:
-            query = query.where(PublishedPipelineRow.status == "Active")
-        with workspace.store.session() as session:
-            rows = session.scalars(query.order_by(PublishedPipelineRow.created_at)).all()
-            session.expunge_all()
+        rows = _rows(workspace, PublishedPipelineRow, active_only)
         return [cls(workspace, row) for row in rows]
 
     def _set_status(self, status: str) -> None:
@@ -374,14 +378,7 @@ class PipelineEndpoint:
 
     @classmethod
     def list(cls, workspace: Any, active_only: bool = True, **_: Any) -> list[PipelineEndpoint]:
-        query = select(PipelineEndpointRow).where(
-            PipelineEndpointRow.workspace_id == workspace._workspace_id()
-        )
-        if active_only:
-            query = query.where(PipelineEndpointRow.status == "Active")
-        with workspace.store.session() as session:
-            rows = session.scalars(query.order_by(PipelineEndpointRow.created_at)).all()
-            session.expunge_all()
+        rows = _rows(workspace, PipelineEndpointRow, active_only)
         return [cls(workspace, row) for row in rows]
 
     def _update(self, **fields: Any) -> None:
