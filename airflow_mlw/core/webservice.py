@@ -1,5 +1,5 @@
 """``azureml.core.webservice`` -> ``airflow_mlw.core.webservice``."""
 
-from airflow_mlw.models.webservice import LocalWebservice, Webservice
+from airflow_mlw.models.webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice
 
-__all__ = ["LocalWebservice", "Webservice"]
+__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]

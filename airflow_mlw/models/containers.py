@@ -54,6 +54,8 @@ class ScoringSpec:
     #: (name, version, host folder holding the model's file or folder)
     models: list[tuple[str, int, Path]]
     environment: dict[str, str] = field(default_factory=dict)
+    #: ``cpu_cores`` and ``memory_gb`` of the scoring container (none: unlimited)
+    limits: dict[str, float] = field(default_factory=dict)
 
     def container_environment(self, service: str) -> dict[str, str]:
         single = len(self.models) == 1
@@ -185,6 +187,8 @@ class ServiceContainers:
             working_dir=SOURCE_DIR,
             network_mode=f"container:{front_id}",
             labels=self._labels("scoring", spec.revision),
+            nano_cpus=int(spec.limits["cpu_cores"] * 1e9) if spec.limits.get("cpu_cores") else None,
+            mem_limit=int(spec.limits["memory_gb"] * 2**30) if spec.limits.get("memory_gb") else None,
         )
         container.put_archive("/", spec.source_archive)
         container.start()

@@ -35,9 +35,15 @@ LOCAL_BIND = "127.0.0.1"
 
 @dataclass
 class DeploymentConfiguration:
-    """What ``LocalWebservice.deploy_configuration`` returns: the host port (``None``: any free one)."""
+    """What ``deploy_configuration`` returns: the host port (``None``: any free one) and the scoring
+    container's CPU and memory limits (``None``: none)."""
 
     port: int | None = None
+    cpu_cores: float | None = None
+    memory_gb: float | None = None
+
+    def limits(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (("cpu_cores", self.cpu_cores), ("memory_gb", self.memory_gb)) if v}
 
 
 class Webservice:
@@ -52,10 +58,12 @@ class Webservice:
         if workspace is None or name is None:
             return super().__new__(cls)
         row = _load_row(workspace, name)
-        target_cls = LocalWebservice if row["compute_target"] is None else Webservice
-        if cls not in (Webservice, target_cls):
+        local = row["compute_target"] is None
+        if cls is Webservice:
+            cls = LocalWebservice if local else Webservice
+        elif issubclass(cls, LocalWebservice) != local:
             raise WebserviceException(f"service {name!r} is not a {cls.__name__}")
-        service = super().__new__(target_cls)
+        service = super().__new__(cls)
         service._setup(workspace, row)
         return service
 
@@ -205,8 +213,11 @@ class Webservice:
 
         :param models: new models (default: the deployed ones)
         :param inference_config: new entry script, source folder or environment (default: as deployed)
+        :param deployment_config: new CPU and memory limits (the port stays)
         """
         config = self._claim_for_update(deployment_config)
+        if deployment_config is not None:
+            config["limits"] = deployment_config.limits()
         containers = self._containers()
         try:
             chosen = (
@@ -214,7 +225,12 @@ class Webservice:
             )
             if inference_config is not None:
                 spec = _scoring_spec(
-                    self.workspace, chosen, inference_config, config["revision"] + 1, config.get("docker_url")
+                    self.workspace,
+                    chosen,
+                    inference_config,
+                    config["revision"] + 1,
+                    config.get("docker_url"),
+                    config.get("limits") or {},
                 )
             else:
                 spec = _scoring_spec_like(
@@ -308,6 +324,26 @@ class LocalWebservice(Webservice):
         return DeploymentConfiguration(port)
 
 
+class AciWebservice(LocalWebservice):
+    """Azure Container Instances, ported: a service on this machine's engine with CPU and memory limits."""
+
+    @staticmethod
+    def deploy_configuration(  # type: ignore[override]
+        cpu_cores: float | None = None, memory_gb: float | None = None, **_azure_only: Any
+    ) -> DeploymentConfiguration:
+        return DeploymentConfiguration(None, cpu_cores, memory_gb)
+
+
+class AksWebservice(Webservice):
+    """Azure Kubernetes Service, ported: a service on an ``InferenceCompute`` target, with limits."""
+
+    @staticmethod
+    def deploy_configuration(
+        cpu_cores: float | None = None, memory_gb: float | None = None, **_azure_only: Any
+    ) -> DeploymentConfiguration:
+        return DeploymentConfiguration(None, cpu_cores, memory_gb)
+
+
 # -- deployment ---------------------------------------------------------------------------------------
 
 
@@ -338,7 +374,8 @@ def deploy(
     containers = ServiceContainers(workspace.name, name, docker_url)
     try:
         containers.remove_all()  # left by a process that died while deploying this name
-        spec = _scoring_spec(workspace, chosen, inference_config, 1, docker_url)
+        limits = deployment_config.limits() if deployment_config is not None else {}
+        spec = _scoring_spec(workspace, chosen, inference_config, 1, docker_url, limits)
         front, port = containers.start_front(spec.image, bind_ip, ports)
     except BaseException:
         containers.remove_all()
@@ -439,6 +476,7 @@ def _scoring_spec(
     inference_config: InferenceConfig,
     revision: int,
     docker_url: str | None,
+    limits: dict[str, float],
 ) -> ScoringSpec:
     from airflow_mlw.environments.docker_build import ensure_image
     from airflow_mlw.environments.spec import curated_environment
@@ -456,6 +494,7 @@ def _scoring_spec(
             "MLW_ENVIRONMENT": environment.name,
             **{k: str(v) for k, v in environment.environment_variables.items()},
         },
+        limits=limits,
     )
 
 
@@ -472,6 +511,7 @@ def _scoring_spec_like(
         source_archive=archive,
         models=[(m.name, m.version, m.local_folder()) for m in models],
         environment=dict(config.get("environment") or {}),
+        limits=dict(config.get("limits") or {}),
     )
 
 
@@ -481,6 +521,7 @@ def _config_of(spec: ScoringSpec) -> dict[str, Any]:
         "revision": spec.revision,
         "entry_script": spec.entry_script,
         "environment": spec.environment,
+        "limits": spec.limits,
     }
 
 

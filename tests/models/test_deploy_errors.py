@@ -10,10 +10,9 @@ import pytest
 import requests
 
 from airflow_mlw.core import Model, Webservice
-from airflow_mlw.core.compute import ComputeTarget, DockerCompute, InferenceCompute
 from airflow_mlw.core.model import InferenceConfig
 from airflow_mlw.core.webservice import LocalWebservice
-from airflow_mlw.exceptions import ComputeTargetException, ModelNotFoundError, WebserviceException
+from airflow_mlw.exceptions import ModelNotFoundError, WebserviceException
 from airflow_mlw.models.webservice import find_service
 from tests.models.conftest import free_port, linear_model, scoring_source, service_containers
 
@@ -157,33 +156,3 @@ def test_a_failed_update_leaves_the_previous_revision_serving(
     assert service.state == "Healthy"
     assert service.run({"data": [[4]]}) == {"version": 1, "scores": [4.0]}
     assert [c.labels.get("mlw.revision") for c in service_containers(workspace, "steady")] == ["1", None]
-
-
-def test_inference_compute_publishes_on_a_port_of_its_range(
-    workspace: Any, deployed: list[str], tmp_path: Path
-) -> None:
-    with pytest.raises(ComputeTargetException, match="port_range must be 'LOW-HIGH'"):
-        InferenceCompute.provisioning_configuration(port_range="6000")
-    low = free_port(count=2)
-    target = ComputeTarget.create(
-        workspace, "scoring", InferenceCompute.provisioning_configuration(port_range=f"{low}-{low + 1}")
-    )
-    assert ComputeTarget(workspace, "scoring").type == "Inference"
-    model = linear_model(workspace, tmp_path / "m", [3.0])
-    config = InferenceConfig("score.py", source_directory=scoring_source(tmp_path / "src"))
-    deployed.extend(["one", "two", "three"])
-    one = Model.deploy(workspace, "one", [model], config, deployment_target=target)
-    two = Model.deploy(workspace, "two", [model], config, deployment_target="scoring")
-    assert sorted(s.port for s in (one, two)) == [low, low + 1]
-    assert (
-        type(one) is Webservice
-        and one.compute_type == "Inference"
-        and two.run({"data": [[1]]})["scores"] == [3.0]
-    )
-    with pytest.raises(
-        WebserviceException, match=f"every port of {low}-{low + 1} on 0.0.0.0 is already in use"
-    ):
-        Model.deploy(workspace, "three", [model], config, deployment_target=target)
-    ComputeTarget.create(workspace, "docker", DockerCompute.provisioning_configuration())
-    with pytest.raises(WebserviceException, match="deployment_target 'docker' is a Docker target"):
-        Model.deploy(workspace, "three", [model], config, deployment_target="docker")
