@@ -31,6 +31,8 @@ from airflow_mlw.models.server import (
 from airflow_mlw.runs.execution import RUNTIME_MOUNT, runtime_path
 
 SERVER_MODULE = "airflow_mlw.models.server"
+#: The services' own bridge network: apart from other containers, and from the default bridge.
+NETWORK = "mlw-scoring"
 LOG_TAIL = 25
 SKIPPED_SOURCE = {"__pycache__", ".git", ".ipynb_checkpoints"}
 
@@ -128,6 +130,18 @@ class ServiceContainers:
             f"{RUNTIME_MOUNT}/airflow_mlw", str(runtime_path() / "airflow_mlw"), type="bind", read_only=True
         )
 
+    def _network(self) -> str:
+        """The services' network, created on first use."""
+        import docker
+
+        if not self.client.networks.list(names=[NETWORK]):
+            try:
+                self.client.networks.create(NETWORK, driver="bridge", check_duplicate=True)
+            except docker.errors.APIError:
+                if not self.client.networks.list(names=[NETWORK]):  # not just a concurrent creation
+                    raise
+        return NETWORK
+
     # -- the front ----------------------------------------------------------------------------------
 
     def start_front(self, image: str, bind_ip: str, ports: list[int | None]) -> tuple[str, int]:
@@ -135,6 +149,7 @@ class ServiceContainers:
         returns (container id, host port)."""
         import docker
 
+        network = self._network()
         for port in ports:
             container = self.client.containers.create(
                 image,
@@ -144,6 +159,7 @@ class ServiceContainers:
                 mounts=[self._runtime_mount()],
                 ports={f"{SERVICE_PORT}/tcp": (bind_ip, port) if port else (bind_ip,)},
                 labels=self._labels("front"),
+                network=network,
             )
             try:
                 container.start()

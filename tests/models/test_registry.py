@@ -185,3 +185,14 @@ def test_a_finished_script_run_registers_a_kept_file(workspace: Any, tmp_path: P
         Exception, match=r"kept no file 'outputs/nothing.pkl'; it has \['outputs/weights.json'\]"
     ):
         run.register_model("linear", "outputs/nothing.pkl")
+
+
+def test_scoring_scripts_import_model_without_airflow_or_sqlalchemy() -> None:
+    from tests.test_package import HEAVY, run_python
+
+    out = run_python(
+        "import sys\nfrom airflow_mlw.core.model import Model, InferenceConfig\n"
+        "from airflow_mlw.core import Model as Same\nassert Same is Model\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    assert out.strip() == "[]"
