@@ -45,6 +45,7 @@ SECTIONS = (
     ("environments", "Environments"),
     ("compute", "Compute"),
     ("pipelines", "Pipelines"),
+    ("models", "Models"),
     ("runs", "Runs"),
 )
 
@@ -656,6 +657,89 @@ def pipelines(request: Request) -> HTMLResponse:
         "Pipelines",
         section("Published pipelines", pipelines_body),
         section("Pipeline endpoints", endpoints_body),
+    )
+
+
+@router.get("/models")
+def models(request: Request) -> HTMLResponse:
+    """Model versions (run, datasets) and scoring services, as the registry records them."""
+    from sqlalchemy import select
+
+    from airflow_mlw.registry.models import (
+        DatasetRow,
+        DatasetVersionRow,
+        ModelRow,
+        ModelVersionRow,
+        WebserviceRow,
+    )
+
+    urls = Urls(request)
+    with registry() as (_, session, ws_id):
+        versions = session.execute(
+            select(ModelRow.name, ModelVersionRow)
+            .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
+            .where(ModelRow.workspace_id == ws_id)
+            .order_by(ModelRow.name, ModelVersionRow.version.desc())
+        ).all()
+        ids = {i for _, row in versions for i in row.dataset_version_ids or []}
+        datasets = {
+            row.id: (name, row.version)
+            for name, row in session.execute(
+                select(DatasetRow.name, DatasetVersionRow)
+                .join(DatasetVersionRow, DatasetVersionRow.dataset_id == DatasetRow.id)
+                .where(DatasetVersionRow.id.in_(ids))
+            )
+        }
+        names_by_id = {row.id: f"{name}:{row.version}" for name, row in versions}
+        models_body = table(
+            ["Model", "Version", "Fingerprint", "Tags", "Properties", "Run", "Trained on", "Registered"],
+            [
+                (
+                    name,
+                    row.version,
+                    code(row.fingerprint),
+                    tags(row.tags),
+                    settings(row.location.get("properties")),
+                    link(urls.run(row.run_id), row.run_id[:12]) if row.run_id else None,
+                    join(
+                        (
+                            link(urls.dataset(*datasets[i]), f"{datasets[i][0]} v{datasets[i][1]}")
+                            for i in row.dataset_version_ids or []
+                            if i in datasets
+                        ),
+                        ", ",
+                    ),
+                    when(row.created_at),
+                )
+                for name, row in versions
+            ],
+            "no models registered",
+            ids=[f"{name}-v{row.version}" for name, row in versions],
+        )
+        services = session.scalars(
+            select(WebserviceRow).where(WebserviceRow.workspace_id == ws_id).order_by(WebserviceRow.name)
+        ).all()
+        services_body = table(
+            ["Service", "State", "Scoring URI", "Models", "Compute target", "Updated"],
+            [
+                (
+                    row.name,
+                    Html(f'<span class="{html.escape(row.state)}">{html.escape(row.state)}</span>'),
+                    row.scoring_uri,
+                    join((names_by_id.get(i, i) for i in row.model_version_ids or []), ", "),
+                    row.compute_target or "this machine (local)",
+                    when(row.updated_at),
+                )
+                for row in services
+            ],
+            "no scoring services",
+        )
+    return page(
+        request,
+        "models",
+        "Models",
+        section("Registered models", models_body),
+        section("Scoring services", services_body),
     )
 
 
