@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 DEPLOY_TIMEOUT = 300.0
+#: A ready scoring container answers through the published port within this.
+HEALTH_TIMEOUT = 30.0
 LOCAL_BIND = "127.0.0.1"
 
 
@@ -220,6 +222,15 @@ class Webservice:
             config["limits"] = deployment_config.limits()
         containers = self._containers()
         try:
+            if not containers.running(config["front"]):
+                raise WebserviceException(
+                    f"service {self.name!r} is Unhealthy: its front container is gone; deploy it again "
+                    "with overwrite=True"
+                )
+            if inference_config is None and not containers.running(self._row["container_id"]):
+                raise WebserviceException(
+                    f"service {self.name!r} has no running revision to take the source from: pass inference_config"
+                )
             chosen = (
                 [_resolve_model(self.workspace, m) for m in models] if models is not None else self.models
             )
@@ -387,7 +398,7 @@ def deploy(
     try:
         scoring = containers.start_scoring(front, spec)
         containers.wait_ready(scoring, DEPLOY_TIMEOUT)
-        _wait_healthy(scoring_uri.removesuffix("/score") + "/health", DEPLOY_TIMEOUT)
+        _wait_healthy(scoring_uri.removesuffix("/score") + "/health", HEALTH_TIMEOUT)
     except ScoringContainerFailed as exc:
         containers.remove_all()
         _save(

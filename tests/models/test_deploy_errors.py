@@ -156,3 +156,21 @@ def test_a_failed_update_leaves_the_previous_revision_serving(
     assert service.state == "Healthy"
     assert service.run({"data": [[4]]}) == {"version": 1, "scores": [4.0]}
     assert [c.labels.get("mlw.revision") for c in service_containers(workspace, "steady")] == ["1", None]
+
+
+def test_a_killed_scoring_container_is_unhealthy_until_an_update_replaces_it(
+    workspace: Any, deployed: list[str], tmp_path: Path
+) -> None:
+    model = linear_model(workspace, tmp_path / "m", [1.0])
+    config = InferenceConfig("score.py", source_directory=scoring_source(tmp_path / "src"))
+    deployed.append("fragile")
+    service = Model.deploy(workspace, "fragile", [model], config)
+    scoring = [c for c in service_containers(workspace, "fragile") if c.labels["mlw.role"] == "scoring"][0]
+    scoring.kill()
+    assert service.state == "Unhealthy"
+    with pytest.raises(
+        WebserviceException, match="no running revision to take the source from: pass inference_config"
+    ):
+        service.update()
+    service.update(inference_config=config)
+    assert service.state == "Healthy" and service.run({"data": [[7]]}) == {"version": 1, "scores": [7.0]}
