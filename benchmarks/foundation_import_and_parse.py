@@ -94,7 +94,7 @@ def main() -> None:
     b, o = compare("import (target: added < 300 ms)", (IMPORT_BASE,), (IMPORT_MLW,), 1000, "ms")
     report(
         "import airflow_mlw (short and façade names) after airflow.sdk, added time",
-        f"{o * 1000:.0f} ms (+{(o - b) * 1000:.0f} ms)",
+        f"{o * 1000:.0f} ms ({(o - b) * 1000:+.0f} ms)",
         f"{b * 1000:.0f} ms",
         o / b,
         "added < 300 ms",
@@ -110,7 +110,7 @@ def main() -> None:
     )
     report(
         "DAG parse with a Workspace and a Datastore, added time",
-        f"{o * 1000:.1f} ms (+{(o - b) * 1000:.1f} ms)",
+        f"{o * 1000:.1f} ms ({(o - b) * 1000:+.1f} ms)",
         f"{b * 1000:.1f} ms",
         o / b,
         "added < 10 ms",
