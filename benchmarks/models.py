@@ -27,6 +27,9 @@ sys.path.insert(0, str(REPO))
 from _report import report  # noqa: E402
 
 CLIENTS = 8
+#: Names of this run's containers (several benchmark runs may share the engine).
+SERVICE = f"bench-trivial-{os.getpid()}"
+FASTAPI_CONTAINER = f"mlw-bench-fastapi-{os.getpid()}"
 SECONDS = 5.0
 ROUNDS = 3
 BODY = json.dumps({"data": [[1.0, 2.0, 3.0]]}).encode()
@@ -97,7 +100,7 @@ def measure() -> None:
     deploy_seconds = []
     for _ in range(ROUNDS):
         started = time.perf_counter()
-        service = Model.deploy(ws, "bench-trivial", [model], config)
+        service = Model.deploy(ws, SERVICE, [model], config)
         service.wait_for_deployment()
         deploy_seconds.append(time.perf_counter() - started)
         if len(deploy_seconds) < ROUNDS:
@@ -153,7 +156,7 @@ def start_fastapi(ws: object, image: str, source: Path, model: object) -> int:
     container = docker.from_env().containers.run(
         image,
         ["uvicorn", "fastapi_app:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"],
-        name="mlw-bench-fastapi",
+        name=FASTAPI_CONTAINER,
         detach=True,
         working_dir="/app",
         environment={"PYTHONPATH": f"{RUNTIME_MOUNT}:/app", "MLW_MODEL_DIR": "/models"},
@@ -188,7 +191,7 @@ def stop_fastapi() -> None:
     import docker
 
     try:
-        docker.from_env().containers.get("mlw-bench-fastapi").remove(force=True)
+        docker.from_env().containers.get(FASTAPI_CONTAINER).remove(force=True)
     except docker.errors.NotFound:
         pass
 
