@@ -304,8 +304,13 @@ class Redis:
 
 
 class SecondDockerEngine:
-    """A second ``dockerd`` on this machine (own socket, data root, exec root; no bridge network)
-    playing another host's engine for attached compute; its images start empty."""
+    """A second ``dockerd`` on this machine (own socket, data root, exec root and bridge) playing
+    another host's engine for attached compute; its images start empty.
+
+    Its bridge is a device of its own: with ``--bridge=none`` dockerd deletes the host's ``docker0``,
+    which would break the main engine's containers for the rest of the session."""
+
+    BRIDGE = "mlw-docker2"
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="mlw-dockerd2-"))
@@ -318,9 +323,18 @@ class SecondDockerEngine:
         if dockerd is None or os.geteuid() != 0:
             raise ServiceUnavailable("a second Docker engine needs dockerd and root")
         log = self.root / "dockerd.log"
+        subprocess.run(["ip", "link", "delete", self.BRIDGE], capture_output=True)
+        for step in (
+            ["ip", "link", "add", "name", self.BRIDGE, "type", "bridge"],
+            ["ip", "addr", "add", "172.31.254.1/24", "dev", self.BRIDGE],
+            ["ip", "link", "set", self.BRIDGE, "up"],
+        ):
+            made = subprocess.run(step, capture_output=True, text=True)
+            if made.returncode:
+                raise ServiceUnavailable(f"{' '.join(step)} failed: {made.stderr.strip()}")
         command = [dockerd, f"--host={self.url}", f"--data-root={self.root / 'data'}"]
         command += [f"--exec-root={self.root / 'exec'}", f"--pidfile={self.root / 'docker.pid'}"]
-        command += ["--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false"]
+        command += [f"--bridge={self.BRIDGE}", "--iptables=false", "--ip-masq=false", "--ip6tables=false"]
         with open(log, "wb") as handle:
             self.process = subprocess.Popen(
                 command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
@@ -344,4 +358,5 @@ class SecondDockerEngine:
         if self.process is not None:
             stop_process(self.process, timeout=30)
             self.process = None
+        subprocess.run(["ip", "link", "delete", self.BRIDGE], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)

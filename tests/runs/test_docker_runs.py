@@ -102,7 +102,7 @@ def test_attached_compute_runs_on_another_engine(
         target = AttachedCompute.attach(
             workspace,
             "remote-docker",
-            AttachedCompute.attach_configuration(docker_url=remote.url, network_mode="none"),
+            AttachedCompute.attach_configuration(docker_url=remote.url),
         )
         assert ComputeTarget(workspace, "remote-docker").type == "Attached"
         environment = Environment("remote-env")
@@ -133,3 +133,4 @@ def test_attached_compute_runs_on_another_engine(
         client.close()
     finally:
         remote.stop()
+    assert Path("/sys/class/net/docker0").exists(), "the main engine's bridge must survive"
