@@ -6,6 +6,7 @@ and synced under a bundle of ours first. Used by ``Experiment.submit`` without `
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -42,4 +43,12 @@ def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
     bag = DagBag(dag_folder="/nonexistent-mlw-in-process")
     bag.bag_dag(dag)
     sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version=None)
-    return dag.test(run_conf=conf)
+    # Tasks run in this process export AIRFLOW_CTX_* (which task is running); left behind, they
+    # would make later registrations in this process look as if that task made them.
+    before = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CTX_")}
+    try:
+        return dag.test(run_conf=conf)
+    finally:
+        for key in [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]:
+            del os.environ[key]
+        os.environ.update(before)

@@ -121,3 +121,21 @@ def test_compute_sync_creates_cluster_pools(workspace: Any) -> None:
     ComputeTarget.create(workspace, "gpu-pool", AmlCompute.provisioning_configuration(max_nodes=3))
     assert sync_pools(workspace) == {"mlw-gpu-pool": 3}
     assert Pool.get_pool("mlw-gpu-pool").slots == 3
+
+
+def test_in_process_runs_leave_no_task_context_behind() -> None:
+    """``Experiment.submit`` in a notebook runs tasks in that process; afterwards, registrations
+    made there must not be recorded as made by that task."""
+    import os
+
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG
+
+    from airflow_mlw.runs.inprocess import run_dag
+
+    seen: dict[str, str] = {}
+    with DAG("mlw_ctx_leak", schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: seen.update(os.environ))
+    run_dag(dag)
+    assert seen.get("AIRFLOW_CTX_TASK_ID") == "t"
+    assert not [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]
