@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from airflow_mlw.exceptions import DatasetError, DatasetExistsError, DatasetNotFoundError
 from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow, utcnow
+from airflow_mlw.registry.versioned import Versioned
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COUNTER_KIND = "dataset"
+
+
+DATASETS = Versioned(
+    "dataset", DatasetRow, DatasetVersionRow, "dataset_id", DatasetNotFoundError, DatasetError
+)
 
 
 @dataclass
@@ -82,12 +88,7 @@ def _record(row: DatasetVersionRow, dataset: DatasetRow, created: bool = False) 
 
 
 def _latest(session: Session, dataset_id: int) -> DatasetVersionRow | None:
-    return session.scalar(
-        select(DatasetVersionRow)
-        .where(DatasetVersionRow.dataset_id == dataset_id)
-        .order_by(DatasetVersionRow.version.desc())
-        .limit(1)
-    )
+    return DATASETS.latest(session, dataset_id)  # type: ignore[no-any-return]
 
 
 def register_version(
@@ -159,42 +160,14 @@ def register_version(
 
 
 def load_version(workspace: Workspace, name: str, version: int | str = "latest") -> VersionRecord:
-    ws_id = workspace._workspace_id()
     with workspace.store.session() as session:
-        dataset = session.scalar(
-            select(DatasetRow).where(DatasetRow.workspace_id == ws_id, DatasetRow.name == name)
-        )
-        if dataset is None:
-            raise DatasetNotFoundError(f"no dataset named {name!r} in workspace {workspace.name!r}")
-        if version in ("latest", None):
-            row = _latest(session, dataset.id)
-        else:
-            try:
-                number = int(version)
-            except (TypeError, ValueError):
-                raise DatasetError(
-                    f"dataset version must be an integer or 'latest', not {version!r}"
-                ) from None
-            row = session.scalar(
-                select(DatasetVersionRow).where(
-                    DatasetVersionRow.dataset_id == dataset.id, DatasetVersionRow.version == number
-                )
-            )
-        if row is None:
-            raise DatasetNotFoundError(
-                f"dataset {name!r} has no version {version} in workspace {workspace.name!r}"
-            )
+        row, dataset = DATASETS.find(session, workspace, name, version)
         return _record(row, dataset)
 
 
 def load_by_id(workspace: Workspace, version_id: str) -> VersionRecord:
     with workspace.store.session() as session:
-        row = session.get(DatasetVersionRow, version_id)
-        dataset = session.get(DatasetRow, row.dataset_id) if row is not None else None
-        if row is None or dataset is None or dataset.workspace_id != workspace._workspace_id():
-            raise DatasetNotFoundError(
-                f"no dataset version with id {version_id!r} in workspace {workspace.name!r}"
-            )
+        row, dataset = DATASETS.find_by_id(session, workspace, version_id)
         return _record(row, dataset)
 
 

@@ -25,6 +25,7 @@ from airflow_mlw.registry.models import (
     ModelVersionRow,
     utcnow,
 )
+from airflow_mlw.registry.versioned import Versioned
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 COUNTER_KIND = "model"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+MODELS = Versioned("model", ModelRow, ModelVersionRow, "model_id", ModelNotFoundError, WebserviceException)
 
 
 @dataclass
@@ -88,12 +92,7 @@ def _record(row: ModelVersionRow, model: ModelRow, created: bool = False) -> Mod
 
 
 def _latest(session: Session, model_id: int) -> ModelVersionRow | None:
-    return session.scalar(
-        select(ModelVersionRow)
-        .where(ModelVersionRow.model_id == model_id)
-        .order_by(ModelVersionRow.version.desc())
-        .limit(1)
-    )
+    return MODELS.latest(session, model_id)  # type: ignore[no-any-return]
 
 
 def register_version(
@@ -167,40 +166,14 @@ def register_version(
 
 def load_version(workspace: Workspace, name: str, version: int | str | None = None) -> ModelVersionRecord:
     """Version ``version`` of model ``name`` (``None`` or ``'latest'``: the newest)."""
-    ws_id = workspace._workspace_id()
     with workspace.store.session() as session:
-        model = session.scalar(select(ModelRow).where(ModelRow.workspace_id == ws_id, ModelRow.name == name))
-        if model is None:
-            raise ModelNotFoundError(f"no model named {name!r} in workspace {workspace.name!r}")
-        if version in (None, "latest"):
-            row = _latest(session, model.id)
-        else:
-            try:
-                number = int(version)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise WebserviceException(
-                    f"model version must be an integer or 'latest', not {version!r}"
-                ) from None
-            row = session.scalar(
-                select(ModelVersionRow).where(
-                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == number
-                )
-            )
-        if row is None:
-            raise ModelNotFoundError(
-                f"model {name!r} has no version {version} in workspace {workspace.name!r}"
-            )
+        row, model = MODELS.find(session, workspace, name, version)
         return _record(row, model)
 
 
 def load_by_id(workspace: Workspace, version_id: str) -> ModelVersionRecord:
     with workspace.store.session() as session:
-        row = session.get(ModelVersionRow, version_id)
-        model = session.get(ModelRow, row.model_id) if row is not None else None
-        if row is None or model is None or model.workspace_id != workspace._workspace_id():
-            raise ModelNotFoundError(
-                f"no model version with id {version_id!r} in workspace {workspace.name!r}"
-            )
+        row, model = MODELS.find_by_id(session, workspace, version_id)
         return _record(row, model)
 
 

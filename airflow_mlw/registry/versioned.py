@@ -1,0 +1,81 @@
+"""Lookups shared by the named, integer-versioned objects of the registry (datasets, models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from airflow_mlw.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """One kind: its name table, its version table, and the errors its lookups raise.
+
+    :param what: the kind's name in messages (``dataset``, ``model``)
+    :param parent: the name table (``workspace_id``, ``name``)
+    :param version: the version table (``version`` and a foreign key ``parent_key`` to ``parent``)
+    :param not_found: raised for an unknown name, version or id
+    :param bad_version: raised for a version that is neither an integer nor ``latest``
+    """
+
+    what: str
+    parent: Any
+    version: Any
+    parent_key: str
+    not_found: type[Exception]
+    bad_version: type[Exception]
+
+    def latest(self, session: Session, parent_id: int) -> Any:
+        return session.scalar(
+            select(self.version)
+            .where(getattr(self.version, self.parent_key) == parent_id)
+            .order_by(self.version.version.desc())
+            .limit(1)
+        )
+
+    def find(
+        self, session: Session, workspace: Workspace, name: str, version: int | str | None
+    ) -> tuple[Any, Any]:
+        """(version row, name row) of ``name`` at ``version`` (``None`` or ``latest``: the newest)."""
+        parent = session.scalar(
+            select(self.parent).where(
+                self.parent.workspace_id == workspace._workspace_id(), self.parent.name == name
+            )
+        )
+        if parent is None:
+            raise self.not_found(f"no {self.what} named {name!r} in workspace {workspace.name!r}")
+        if version in (None, "latest"):
+            row = self.latest(session, parent.id)
+        else:
+            try:
+                number = int(version)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise self.bad_version(
+                    f"{self.what} version must be an integer or 'latest', not {version!r}"
+                ) from None
+            row = session.scalar(
+                select(self.version).where(
+                    getattr(self.version, self.parent_key) == parent.id, self.version.version == number
+                )
+            )
+        if row is None:
+            raise self.not_found(
+                f"{self.what} {name!r} has no version {version} in workspace {workspace.name!r}"
+            )
+        return row, parent
+
+    def find_by_id(self, session: Session, workspace: Workspace, version_id: str) -> tuple[Any, Any]:
+        """(version row, name row) of a version id of this workspace."""
+        row = session.get(self.version, version_id)
+        parent = session.get(self.parent, getattr(row, self.parent_key)) if row is not None else None
+        if row is None or parent is None or parent.workspace_id != workspace._workspace_id():
+            raise self.not_found(
+                f"no {self.what} version with id {version_id!r} in workspace {workspace.name!r}"
+            )
+        return row, parent
