@@ -11,6 +11,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
 
 if TYPE_CHECKING:
@@ -25,9 +26,11 @@ def task_id_for(step: PipelineStep) -> str:
 
 
 def _input_specs(step: PipelineStep) -> list[dict[str, Any]]:
-    from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
-    from airflow_mlw.datastores.reference import DataReference
     from airflow_mlw.pipelines.data import DataPathInput, PipelineData
+
+    # Only a loaded module's classes can have instances: unneeded modules stay unimported at parse.
+    DatasetConsumptionConfig = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
+    DataReference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
 
     specs: list[dict[str, Any]] = []
     for item in step.inputs + [
@@ -87,7 +90,6 @@ def _output_specs(step: PipelineStep, pipeline: Pipeline) -> list[dict[str, Any]
 
 def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str | None = None) -> Any:
     """The operator of one step (inside an open DAG or TaskGroup context)."""
-    from airflow_mlw.compute import ComputeTarget
     from airflow_mlw.environments.spec import Environment
     from airflow_mlw.operators.script import script_operator_class
 
@@ -99,7 +101,7 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
         )
     environment = step.environment or Environment("default")
     target = step.compute_target
-    if isinstance(target, ComputeTarget):
+    if isinstance(target, loaded_class("airflow_mlw.compute", "ComputeTarget")):
         kind, config, target_name = target.kind, target.config, target.name
     else:
         target_name = target or "local"
@@ -176,15 +178,8 @@ def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
             row.status = status
 
 
-def pipeline_dag(
-    pipeline: Pipeline,
-    dag_id: str,
-    schedule: Any = None,
-    experiment_name: str | None = None,
-    **dag_kwargs: Any,
-) -> Any:
-    from airflow.sdk import DAG
-
+def _checked_schedule(pipeline: Pipeline, schedule: Any) -> Any:
+    """What Airflow gets for ``schedule``; a datastore schedule must name a pipeline parameter."""
     from airflow_mlw.pipelines.graph import PipelineValidationError
     from airflow_mlw.pipelines.schedule import Schedule, airflow_schedule
 
@@ -195,6 +190,20 @@ def pipeline_dag(
                 f"schedule data_path_parameter_name {wanted!r} is not a parameter of the pipeline "
                 f"(it has {sorted(pipeline.parameters())})"
             )
+    return airflow_schedule(schedule)
+
+
+def pipeline_dag(
+    pipeline: Pipeline,
+    dag_id: str,
+    schedule: Any = None,
+    experiment_name: str | None = None,
+    **dag_kwargs: Any,
+) -> Any:
+    from airflow.sdk import DAG
+
+    if schedule is not None:
+        schedule = _checked_schedule(pipeline, schedule)
 
     dag_kwargs.setdefault("tags", ["mlw", "pipeline"])
     dag_kwargs.setdefault(
@@ -207,7 +216,7 @@ def pipeline_dag(
         dag_kwargs["description"] = pipeline.description
     with DAG(
         dag_id,
-        schedule=airflow_schedule(schedule),
+        schedule=schedule,
         params={**dag_params(pipeline), **dag_kwargs.pop("params", {})},
         **dag_kwargs,
     ) as dag:

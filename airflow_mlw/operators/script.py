@@ -18,19 +18,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_mlw.exceptions import MlwError, ScriptFailedError
-from airflow_mlw.operators.datastore import workspace_or_configured
 from airflow_mlw.operators.links import MlwDatasetsLink, MlwOutputsLink, MlwRunLink
-from airflow_mlw.runs.execution import (
-    STDERR_TAIL,
-    ScriptExecution,
-    ScriptSpec,
-    failure_message,
-)
 
+# Run-time modules (execution, registry, datastores) are imported where used: DAG files import
+# this module every time they are parsed.
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlw.environments.spec import Environment
+    from airflow_mlw.runs.execution import ScriptExecution
     from airflow_mlw.workspace import Workspace
 
 
@@ -243,6 +239,8 @@ class MlwScriptOperator(BaseOperator):
             )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_mlw.operators.datastore import workspace_or_configured
+
         ws = workspace_or_configured(self.workspace)
         self._check_compute(ws)
         if not self.step_name:
@@ -390,6 +388,8 @@ class MlwScriptOperator(BaseOperator):
     def _run(self, ws: Workspace, context: Context, run_id: str) -> dict[str, Any]:
         """Materialise inputs, run the script, commit outputs, record metrics."""
         ti = context["ti"]
+        from airflow_mlw.runs.execution import ScriptExecution, ScriptSpec
+
         spec = ScriptSpec(
             self.source_directory,
             self.script,
@@ -538,6 +538,7 @@ class LocalScriptOperator(MlwScriptOperator):
         import os
 
         from airflow_mlw.environments.virtualenv import interpreter
+        from airflow_mlw.runs.execution import STDERR_TAIL, failure_message
 
         command = self.command_line(arguments, interpreter(self.mlw_environment, ws))
         self.log.info("running %s in %s", " ".join(command), execution.workdir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.pipelines.data import INPUT_MARK, OUTPUT_MARK, DataPathInput, PipelineData, PipelineParameter
 
@@ -50,10 +51,9 @@ class PipelineStep:
         self.version = version
         self._run_after: list[PipelineStep] = []
         # A dataset passed as an argument is an input too; the argument becomes its path.
-        from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
-
+        consumption = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
         for argument in self.arguments:
-            if isinstance(argument, DatasetConsumptionConfig) and all(
+            if isinstance(argument, consumption) and all(
                 getattr(i, "name", None) != argument.name for i in self.inputs
             ):
                 self.inputs.append(argument)
