@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from airflow_mlw.exceptions import DatasetError, DatasetExistsError, DatasetNotFoundError
-from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow, utcnow
-from airflow_mlw.registry.versioned import Versioned
+from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow
+from airflow_mlw.registry.versioned import Versioned, save_manifest
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -108,15 +108,7 @@ def register_version(
     ws_id = workspace._workspace_id()
     fingerprint = manifest.fingerprint
     with store.session(write=True) as session:
-        store.insert_ignore(
-            session, DatasetRow, workspace_id=ws_id, name=name, kind=kind, created_at=utcnow()
-        )
-        # The row lock serialises registrations of one name, so "unchanged?" is decided once.
-        dataset = session.scalars(
-            select(DatasetRow)
-            .where(DatasetRow.workspace_id == ws_id, DatasetRow.name == name)
-            .with_for_update()
-        ).one()
+        dataset = DATASETS.lock_name(store, session, ws_id, name, kind=kind)
         if dataset.kind != kind:
             raise DatasetError(f"dataset {name!r} is a {dataset.kind} dataset; cannot register a {kind} one")
         latest = _latest(session, dataset.id)
@@ -133,15 +125,7 @@ def register_version(
                 latest.version,
             )
             return _record(latest, dataset)
-        if session.get(ManifestRow, fingerprint) is None:
-            session.add(
-                ManifestRow(
-                    fingerprint=fingerprint,
-                    file_count=len(manifest.entries),
-                    total_bytes=manifest.total_bytes,
-                    entries=manifest.to_json(),
-                )
-            )
+        save_manifest(store, session, manifest)
         version = store.allocate_version(session, COUNTER_KIND, ws_id, name)
         row = DatasetVersionRow(
             dataset_id=dataset.id,

@@ -20,12 +20,10 @@ from sqlalchemy import select
 from airflow_mlw.exceptions import ModelNotFoundError, WebserviceException
 from airflow_mlw.registry.models import (
     LineageRow,
-    ManifestRow,
     ModelRow,
     ModelVersionRow,
-    utcnow,
 )
-from airflow_mlw.registry.versioned import Versioned
+from airflow_mlw.registry.versioned import Versioned, save_manifest
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -113,26 +111,14 @@ def register_version(
     ws_id = workspace._workspace_id()
     fingerprint = manifest.fingerprint
     with store.session(write=True) as session:
-        store.insert_ignore(session, ModelRow, workspace_id=ws_id, name=name, created_at=utcnow())
-        # The row lock serialises registrations of one name, so "unchanged?" is decided once.
-        model = session.scalars(
-            select(ModelRow).where(ModelRow.workspace_id == ws_id, ModelRow.name == name).with_for_update()
-        ).one()
+        model = MODELS.lock_name(store, session, ws_id, name)
         latest = _latest(session, model.id)
         if latest is not None and latest.fingerprint == fingerprint:
             log.info(
                 "model %r unchanged (fingerprint %s): version %d", name, fingerprint[:12], latest.version
             )
             return _record(latest, model)
-        if session.get(ManifestRow, fingerprint) is None:
-            session.add(
-                ManifestRow(
-                    fingerprint=fingerprint,
-                    file_count=len(manifest.entries),
-                    total_bytes=manifest.total_bytes,
-                    entries=manifest.to_json(),
-                )
-            )
+        save_manifest(store, session, manifest)
         version = store.allocate_version(session, COUNTER_KIND, ws_id, name)
         row = ModelVersionRow(
             model_id=model.id,

@@ -7,10 +7,27 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from airflow_mlw.registry.models import ManifestRow, utcnow
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from airflow_mlw.datasets.manifest import Manifest
+    from airflow_mlw.registry.store import RegistryStore
     from airflow_mlw.workspace import Workspace
+
+
+def save_manifest(store: RegistryStore, session: Session, manifest: Manifest) -> None:
+    """The manifest's row, once per fingerprint (concurrent registrations of the same content too)."""
+    store.insert_ignore(
+        session,
+        ManifestRow,
+        fingerprint=manifest.fingerprint,
+        file_count=len(manifest.entries),
+        total_bytes=manifest.total_bytes,
+        entries=manifest.to_json(),
+        created_at=utcnow(),
+    )
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,20 @@ class Versioned:
     parent_key: str
     not_found: type[Exception]
     bad_version: type[Exception]
+
+    def lock_name(
+        self, store: RegistryStore, session: Session, workspace_id: int, name: str, **fields: Any
+    ) -> Any:
+        """The name row (made when missing), locked until commit: registrations of one name are
+        serialised, so "unchanged since the latest version?" is decided once."""
+        store.insert_ignore(
+            session, self.parent, workspace_id=workspace_id, name=name, created_at=utcnow(), **fields
+        )
+        return session.scalars(
+            select(self.parent)
+            .where(self.parent.workspace_id == workspace_id, self.parent.name == name)
+            .with_for_update()
+        ).one()
 
     def latest(self, session: Session, parent_id: int) -> Any:
         return session.scalar(
