@@ -44,3 +44,16 @@ def report(
         with open(path, "a") as handle:
             handle.write(json.dumps(result) + "\n")
     return result
+
+
+def with_docker_engine(measure: Any) -> None:
+    """Run ``measure()`` with the Docker engine and the base image of the tests (the engine is
+    started here when it is not running, and then stopped again)."""
+    from tests.services import DockerEngine
+
+    engine = DockerEngine().start()
+    try:
+        engine.ensure_base_image()
+        measure()
+    finally:
+        engine.stop()  # only if it was started here

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _report import report  # noqa: E402
+from _report import report, with_docker_engine  # noqa: E402
 
 CLIENTS = 8
 #: Names of this run's containers (several benchmark runs may share the engine).
@@ -63,17 +63,6 @@ async def do_score(request: Request) -> Response:
     body = await request.body()
     return Response(json.dumps(score.run(body.decode())), media_type="application/json")
 """
-
-
-def main() -> None:
-    from tests.services import DockerEngine
-
-    engine = DockerEngine().start()
-    try:
-        engine.ensure_base_image()
-        measure()
-    finally:
-        engine.stop()  # only if it was started here
 
 
 def measure() -> None:
@@ -241,4 +230,4 @@ def load(port: int, seconds: float) -> tuple[float, float]:
 
 
 if __name__ == "__main__":
-    main()
+    with_docker_engine(measure)

@@ -20,20 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _report import report  # noqa: E402
+from _report import report, with_docker_engine  # noqa: E402
 
 ROUNDS = 5
-
-
-def main() -> None:
-    from tests.services import DockerEngine
-
-    engine = DockerEngine().start()
-    try:
-        engine.ensure_base_image()
-        measure()
-    finally:
-        engine.stop()  # only if it was started here
 
 
 def measure() -> None:
@@ -130,4 +119,4 @@ def measure() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with_docker_engine(measure)
