@@ -130,8 +130,6 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
     }
     if operator_class.in_container:
         kwargs["compute_options"] = config
-        if kind != "kubernetes":
-            kwargs["docker_url"] = config.get("docker_url")
     if kind == "cluster":
         kwargs["queue"] = config.get("queue") or target_name
         kwargs["pool"] = f"mlw-{target_name}"

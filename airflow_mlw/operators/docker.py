@@ -35,7 +35,8 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         options = compute_options or {}
         docker_kwargs: dict[str, Any] = {
             "image": "mlw-env-resolved-at-run-time",
-            "docker_url": docker_url,
+            # An attached target's engine comes with its compute options.
+            "docker_url": docker_url or options.get("docker_url"),
             "mount_tmp_dir": False,
             "auto_remove": "success",
             "network_mode": options.get("network_mode") or "bridge",

@@ -233,8 +233,6 @@ class Experiment:
         }
         if operator_class.in_container:
             kwargs["compute_options"] = compute.config
-            if compute.kind != "kubernetes":
-                kwargs["docker_url"] = compute.config.get("docker_url")
         if compute.kind == "cluster":
             kwargs["queue"] = compute.config.get("queue") or target_name
         with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:
