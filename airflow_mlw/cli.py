@@ -449,11 +449,13 @@ def cmd_pipeline_trigger(args: argparse.Namespace) -> int:
     parameters = dict(_param(p) for p in args.param)
     client = _api(args)
     if client is None:
-        run = PublishedPipeline.get_by_name(_workspace(args), args.name, args.version).submit(
-            _workspace(args), args.experiment or args.name, parameters
+        ws = _workspace(args)
+        run = PublishedPipeline.get_by_name(ws, args.name, args.version).submit(
+            ws, args.experiment or args.name, parameters
         )
-        _print({"Id": run.id, "Status": run.get_status()}, args.json)
-        return 0 if run.get_status() == "Finished" else 1
+        status = run.get_status()
+        _print({"Id": run.id, "Status": status}, args.json)
+        return 0 if status == "Finished" else 1
     query = f"?version={args.version}" if args.version else ""
     body = {"ExperimentName": args.experiment or args.name, "ParameterAssignments": parameters}
     answer = client.request("POST", f"/mlw/api/pipelines/{args.name}/runs{query}", body)

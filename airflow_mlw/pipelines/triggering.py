@@ -190,8 +190,8 @@ def pipeline_run_status(workspace: Any, run_id: str) -> str:
         row = session.get(RunRow, run_id)
         if row is None:
             raise MlwError(f"run {run_id!r} not found")
-        status, dag_id, dag_run_id = row.status, row.dag_id, row.dag_run_id
-    if status in TERMINAL or row.kind != "pipeline" or not dag_id:
+        status, kind, dag_id, dag_run_id = row.status, row.kind, row.dag_id, row.dag_run_id
+    if status in TERMINAL or kind != "pipeline" or not dag_id:
         return str(status)
     from airflow.models import DagRun
     from airflow.utils.session import create_session
