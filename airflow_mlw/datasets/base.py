@@ -1,0 +1,282 @@
+"""What every dataset shares: its definition, registration, versions and materialisation.
+
+``FileDataset`` and ``TabularDataset`` (``file_dataset.py``, ``tabular_dataset.py``) add only how
+their files are read. Materialising a registered version checks its files against the manifest and
+raises :class:`DatasetDriftError` when they changed (``validate=False`` opts out); snapshot versions
+read from content-addressed copies instead (``snapshot.py``).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.datasets.manifest import Manifest, ManifestEntry, build_manifest
+from airflow_mlw.datasets.snapshot import copy_to_snapshot, snapshot_key
+from airflow_mlw.datasets.sources import Source
+from airflow_mlw.datasets.versioning import (
+    VersionRecord,
+    check_tags,
+    current_task,
+    list_versions,
+    load_manifest,
+    record_lineage,
+    register_version,
+    update_version,
+)
+from airflow_mlw.exceptions import DatasetDriftError, DatasetError
+
+if TYPE_CHECKING:
+    from airflow_mlw.datastores.base import StorageBackend
+    from airflow_mlw.workspace import Workspace
+
+MAX_NAMED_PATHS = 20
+
+
+class AbstractDataset:
+    """Shared by tabular and file datasets: definition, registration, versions, materialisation."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        definition: dict[str, Any],
+        workspace: Workspace | None = None,
+        record: VersionRecord | None = None,
+    ) -> None:
+        self._definition = definition
+        self._workspace = workspace
+        self._record = record
+
+    # -- identity ----------------------------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            from airflow_mlw.workspace import Workspace
+
+            self._workspace = Workspace.from_config()
+        return self._workspace
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return dict(self._definition)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [Source.from_json(item) for item in self._definition["sources"]]
+
+    @property
+    def name(self) -> str | None:
+        return self._record.name if self._record else None
+
+    @property
+    def version(self) -> int | None:
+        return self._record.version if self._record else None
+
+    @property
+    def id(self) -> str | None:
+        return self._record.id if self._record else None
+
+    @property
+    def description(self) -> str | None:
+        return self._record.description if self._record else None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._record.tags) if self._record else {}
+
+    @property
+    def fingerprint(self) -> str:
+        """Registered: the version's fingerprint. Unregistered: computed from the files now."""
+        if self._record is not None:
+            return self._record.fingerprint
+        return self._build_manifest()[0].fingerprint
+
+    def _build_manifest(self) -> tuple[Manifest, list[StorageBackend]]:
+        """List and checksum what the definition names now."""
+        return build_manifest(self.workspace, self.sources)
+
+    @property
+    def versions(self) -> list[int]:
+        """Every version number of this dataset's name."""
+        if self._record is None:
+            return []
+        return [record.version for record in list_versions(self.workspace, self._record.name)]
+
+    def reference(self) -> dict[str, Any]:
+        """``{workspace, name, version, fingerprint, id}``: what goes through XCom."""
+        if self._record is None:
+            raise DatasetError("this dataset is not registered: register it first")
+        return self._record.reference(self.workspace)
+
+    def __repr__(self) -> str:
+        if self._record:
+            return f"{type(self).__name__}(name={self.name!r}, version={self.version}, fingerprint={self.fingerprint[:12]!r})"
+        return f"{type(self).__name__}(sources={[s.pattern for s in self.sources]!r})"
+
+    def _derive(self, **changes: Any) -> Any:
+        """A new, unregistered definition (transformations return these)."""
+        definition = {**self._definition, **changes}
+        return type(self)(definition, self._workspace)
+
+    # -- registry ----------------------------------------------------------------------------------
+
+    def register(
+        self,
+        workspace: Workspace,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        create_new_version: bool = False,
+        snapshot: bool = False,
+    ) -> Any:
+        """Register as version 1 of a new ``name``, or the next version when the files changed.
+
+        :param create_new_version: needed when ``name`` exists; an unchanged fingerprint returns the
+            latest version instead of a new one
+        :param snapshot: copy the files into content-addressed storage on the default datastore, so
+            this version stays readable after the source files change
+        """
+        if not name or not isinstance(name, str):
+            raise DatasetError(f"invalid dataset name {name!r}")
+        checked_tags = check_tags(tags)
+        self._workspace = workspace
+        manifest, backends = self._build_manifest()
+        definition = self.definition
+        if snapshot:
+            definition["snapshot"] = copy_to_snapshot(workspace, manifest, backends)
+        record = register_version(
+            workspace,
+            name,
+            self.kind,
+            definition,
+            manifest,
+            description=description,
+            tags=checked_tags,
+            create_new_version=create_new_version,
+            snapshot=snapshot,
+        )
+        if record.created:
+            record_lineage(workspace, record.id, "produced", current_task())
+        return type(self)(record.definition, workspace, record)
+
+    def update(self, description: str | None = None, tags: dict[str, str] | None = None) -> Any:
+        """Change the description and/or tags of this registered version."""
+        record = self._require_record()
+        self._record = update_version(
+            self.workspace, record.id, description, check_tags(tags) if tags is not None else None
+        )
+        return self
+
+    def add_tags(self, tags: dict[str, str]) -> Any:
+        return self.update(tags={**self.tags, **check_tags(tags)})
+
+    def remove_tags(self, tags: list[str] | str) -> Any:
+        names = [tags] if isinstance(tags, str) else list(tags)
+        return self.update(tags={k: v for k, v in self.tags.items() if k not in names})
+
+    def _require_record(self) -> VersionRecord:
+        if self._record is None:
+            raise DatasetError("this dataset is not registered")
+        return self._record
+
+    # -- materialisation ---------------------------------------------------------------------------
+
+    def manifest(self) -> Manifest:
+        """The registered version's manifest (file by file)."""
+        record = self._require_record()
+        return Manifest.from_json(load_manifest(self.workspace, record.fingerprint))
+
+    def _check_drift(self, registered: Manifest) -> list[StorageBackend]:
+        current, backends = self._build_manifest()
+        if current.fingerprint == registered.fingerprint:
+            return backends
+        changed, added, removed = registered.diff(current)
+        parts = [
+            f"{label}: {', '.join(paths[:MAX_NAMED_PATHS])}" + (" …" if len(paths) > MAX_NAMED_PATHS else "")
+            for label, paths in (("changed", changed), ("added", added), ("removed", removed))
+            if paths
+        ]
+        raise DatasetDriftError(
+            f"dataset {self.name!r} version {self.version}: files changed since registration ({'; '.join(parts)}); "
+            "register a new version, register with snapshot=True, or pass validate=False",
+            changed,
+            added,
+            removed,
+        )
+
+    def _local_files(self, validate: bool = True) -> list[tuple[ManifestEntry, Path]]:
+        """Every file as a local path: local stores in place, others through a cache keyed by fingerprint."""
+        from airflow_mlw.datastores.local import LocalBackend
+
+        if self._record is None:
+            manifest, backends = self._build_manifest()
+        else:
+            manifest = self.manifest()
+            snapshot = self._definition.get("snapshot")
+            if snapshot:
+                return self._snapshot_files(manifest, snapshot)
+            backends = self._check_drift(manifest) if validate else backends_for(self.workspace, self.sources)
+            record_lineage(self.workspace, self._record.id, "consumed", current_task())
+        located: list[tuple[ManifestEntry, Path]] = []
+        remote: list[tuple[ManifestEntry, StorageBackend, Path]] = []
+        cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
+        for entry in manifest.entries:
+            backend = backends[entry.source]
+            if isinstance(backend, LocalBackend):
+                located.append((entry, backend.full_path(entry.location)))
+            else:
+                target = cache / str(entry.source) / entry.location
+                located.append((entry, target))
+                remote.append((entry, backend, target))
+        fetch_missing(remote)
+        return located
+
+    def _snapshot_files(
+        self, manifest: Manifest, snapshot: dict[str, Any]
+    ) -> list[tuple[ManifestEntry, Path]]:
+        from airflow_mlw.datastores import Datastore
+        from airflow_mlw.datastores.local import LocalBackend
+
+        backend = Datastore(self.workspace, snapshot["datastore"]).backend
+        record_lineage(self.workspace, self._require_record().id, "consumed", current_task())
+        located, remote = [], []
+        cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
+        for entry in manifest.entries:
+            key = snapshot_key(entry)
+            if isinstance(backend, LocalBackend):
+                located.append((entry, backend.full_path(key)))
+            else:
+                target = cache / "snapshot" / key
+                located.append((entry, target))
+                remote.append(
+                    (
+                        ManifestEntry(entry.path, entry.size, entry.content_hash, entry.source, key),
+                        backend,
+                        target,
+                    )
+                )
+        fetch_missing(remote)
+        return located
+
+
+def backends_for(workspace: Workspace, sources: list[Source]) -> list[StorageBackend]:
+    from airflow_mlw.datasets.sources import resolve_source
+
+    return [resolve_source(workspace, source)[0] for source in sources]
+
+
+def fetch_missing(items: list[tuple[ManifestEntry, StorageBackend, Path]]) -> None:
+    """Download missing cache files (checked against the manifest's content hash)."""
+    missing = [(e, b, t) for e, b, t in items if not (t.exists() and t.stat().st_size == e.size)]
+    if not missing:
+        return
+
+    def get(item: tuple[ManifestEntry, StorageBackend, Path]) -> None:
+        entry, backend, target = item
+        backend.get_file(entry.file_info(), target)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(get, missing))

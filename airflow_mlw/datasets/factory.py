@@ -1,0 +1,147 @@
+"""``Dataset``, Azure's entry point: ``Dataset.Tabular.*`` and ``Dataset.File.*`` define datasets
+(no I/O), ``Dataset.get_by_name`` / ``get_by_id`` / ``get_all`` load registered versions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.datasets.base import AbstractDataset
+from airflow_mlw.datasets.file_dataset import FileDataset
+from airflow_mlw.datasets.sources import parse_path
+from airflow_mlw.datasets.tabular_dataset import TabularDataset
+from airflow_mlw.datasets.versioning import VersionRecord, list_latest, load_by_id, load_version
+from airflow_mlw.exceptions import DatasetError
+
+if TYPE_CHECKING:
+    from airflow_mlw.workspace import Workspace
+
+
+def _workspace_of(path: Any) -> Workspace | None:
+    """The workspace a ``(datastore, path)`` tuple or data reference carries."""
+    items = path if isinstance(path, list) else [path]
+    for item in items:
+        datastore = item[0] if isinstance(item, tuple) else getattr(item, "datastore", item)
+        workspace = getattr(datastore, "workspace", None)
+        if workspace is not None:
+            return workspace  # type: ignore[no-any-return]
+    return None
+
+
+class _TabularFactory:
+    """``Dataset.Tabular``: constructors of tabular datasets."""
+
+    @staticmethod
+    def from_delimited_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        infer_column_types: bool = True,
+        set_column_types: dict[str, Any] | None = None,
+        separator: str = ",",
+        header: bool | Any = True,
+        partition_format: str | None = None,
+        support_multi_line: bool = False,
+        empty_as_string: bool = False,
+        encoding: str = "utf8",
+        on_bad_lines: str = "error",
+    ) -> TabularDataset:
+        """Rows of CSV (or other delimited) files.
+
+        :param on_bad_lines: ``error`` (the file and line are named), ``skip`` or ``warn``
+        """
+        if on_bad_lines not in ("error", "skip", "warn"):
+            raise DatasetError(f"on_bad_lines must be 'error', 'skip' or 'warn', not {on_bad_lines!r}")
+        fmt = {
+            "type": "delimited",
+            "separator": separator,
+            "header": bool(header),
+            "infer_column_types": infer_column_types,
+            "set_column_types": {k: _type_name(v) for k, v in (set_column_types or {}).items()},
+            "encoding": encoding,
+            "partition_format": partition_format,
+            "include_path": include_path,
+            "multi_line": support_multi_line,
+            "on_bad_lines": on_bad_lines,
+        }
+        return TabularDataset(
+            {"sources": [s.to_json() for s in parse_path(path)], "format": fmt}, _workspace_of(path)
+        )
+
+    @staticmethod
+    def from_parquet_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        set_column_types: Any = None,
+        partition_format: str | None = None,
+    ) -> TabularDataset:
+        fmt = {"type": "parquet", "partition_format": partition_format, "include_path": include_path}
+        return TabularDataset(
+            {"sources": [s.to_json() for s in parse_path(path)], "format": fmt}, _workspace_of(path)
+        )
+
+    @staticmethod
+    def from_sql_query(
+        query: Any, validate: bool = True, set_column_types: Any = None, query_timeout: int = 30
+    ) -> TabularDataset:
+        """Rows of ``(sql_datastore, 'SELECT ...')``, run through the datastore's Airflow connection."""
+        from airflow_mlw.datastores import Datastore
+
+        if not (isinstance(query, tuple) and len(query) == 2 and isinstance(query[0], Datastore)):
+            raise DatasetError("from_sql_query takes a (sql_datastore, 'SELECT ...') tuple")
+        datastore, sql = query
+        fmt = {"type": "sql", "datastore": datastore._requested_name, "query": str(sql)}
+        return TabularDataset({"sources": [], "format": fmt}, datastore.workspace)
+
+
+def _type_name(value: Any) -> str:
+    """Azure's DataType objects or plain names -> a type name pyarrow understands."""
+    name = getattr(value, "name", None) or str(value)
+    return {"to_long": "int64", "to_float": "float64", "to_string": "string", "to_bool": "bool"}.get(
+        name, name
+    )
+
+
+class _FileFactory:
+    """``Dataset.File``: constructors of file datasets."""
+
+    @staticmethod
+    def from_files(
+        path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False
+    ) -> FileDataset:
+        return FileDataset(
+            {"sources": [s.to_json() for s in parse_path(path)], "format": None}, _workspace_of(path)
+        )
+
+
+class Dataset:
+    """Azure's entry point: ``Dataset.Tabular.*``, ``Dataset.File.*``, ``Dataset.get_by_name``..."""
+
+    Tabular = _TabularFactory()
+    File = _FileFactory()
+
+    @staticmethod
+    def _from_record(workspace: Workspace, record: VersionRecord) -> AbstractDataset:
+        cls = TabularDataset if record.kind == "tabular" else FileDataset
+        return cls(record.definition, workspace, record)
+
+    @staticmethod
+    def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> Any:
+        return Dataset._from_record(workspace, load_version(workspace, name, version))
+
+    @staticmethod
+    def get_by_id(workspace: Workspace, id: str) -> Any:
+        return Dataset._from_record(workspace, load_by_id(workspace, id))
+
+    @staticmethod
+    def get_all(workspace: Workspace) -> dict[str, Any]:
+        """Latest version of every registered dataset, by name."""
+        return {record.name: Dataset._from_record(workspace, record) for record in list_latest(workspace)}
+
+    @staticmethod
+    def from_reference(reference: dict[str, Any], workspace: Workspace | None = None) -> Any:
+        """The version an XCom reference ``{name, version, ...}`` names."""
+        from airflow_mlw.workspace import Workspace
+
+        ws = workspace or Workspace.from_config()
+        return Dataset.get_by_name(ws, reference["name"], reference["version"])
