@@ -53,7 +53,7 @@ def schedule_runner_dag(
         @task(task_id="due_firings")
         def due() -> list[dict[str, Any]]:
             from airflow_mlw.operators.datastore import workspace_or_configured
-            from airflow_mlw.pipelines.schedule_runner import due_firings
+            from airflow_mlw.pipelines.schedules.runner import due_firings
 
             return due_firings(workspace_or_configured(workspace))
 

@@ -72,7 +72,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
     def _watch(self) -> tuple[Any, Any]:
         """The datastore and the stored-snapshot file (reads the registry: call in a thread)."""
         from airflow_mlw.datastores import Datastore
-        from airflow_mlw.pipelines.datastore_watch import WatchStateFile, check_watched_path
+        from airflow_mlw.datastores.watch import WatchStateFile, check_watched_path
         from airflow_mlw.workspace import Workspace
 
         if self.workspace_name or self.registry_url or self.config_path:
@@ -97,7 +97,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         return datastore, WatchStateFile(workspace.settings.home, key)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_mlw.pipelines.datastore_watch import changed_files, event_payload, snapshot
+        from airflow_mlw.datastores.watch import changed_files, event_payload, snapshot
 
         datastore, state = await asyncio.to_thread(self._watch)
         previous = await asyncio.to_thread(state.load)

@@ -30,7 +30,7 @@ __getattr__, __dir__ = lazy_exports(
         "PublishedPipeline": "airflow_mlw.pipelines.publish",
         "PipelineEndpoint": "airflow_mlw.pipelines.publish",
         "StepRun": "airflow_mlw.pipelines.run",
-        "Schedule": "airflow_mlw.pipelines.schedule",
-        "ScheduleRecurrence": "airflow_mlw.pipelines.schedule",
+        "Schedule": "airflow_mlw.pipelines.schedules",
+        "ScheduleRecurrence": "airflow_mlw.pipelines.schedules",
     },
 )

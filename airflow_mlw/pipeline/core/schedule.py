@@ -5,7 +5,7 @@
 (:mod:`airflow_mlw.dags.schedule_runner`) fires.
 """
 
-from airflow_mlw.pipelines.schedule import (
+from airflow_mlw.pipelines.schedules import (
     Schedule,
     ScheduleError,
     ScheduleNotFoundError,
