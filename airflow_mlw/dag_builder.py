@@ -6,72 +6,23 @@ sets them, Airflow validates them); ``regenerate_outputs`` is a boolean Param of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
+from airflow_mlw.execution.inputs import UpstreamOutput, inputs_of
+from airflow_mlw.naming import safe_id
 
 if TYPE_CHECKING:
     from airflow_mlw.pipelines.graph import Pipeline
     from airflow_mlw.pipelines.steps import PipelineStep
 
-TASK_ID_RE = re.compile(r"[^A-Za-z0-9_.-]+")
-
 
 def task_id_for(step: PipelineStep) -> str:
-    return TASK_ID_RE.sub("_", step.name)
-
-
-def _input_specs(step: PipelineStep) -> list[dict[str, Any]]:
-    from airflow_mlw.pipelines.data import DataPathInput, PipelineData
-
-    # Only a loaded module's classes can have instances: unneeded modules stay unimported at parse.
-    DatasetConsumptionConfig = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
-    DataReference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
-
-    specs: list[dict[str, Any]] = []
-    for item in step.inputs + [
-        a for a in step.arguments if isinstance(a, PipelineData) and a.origin._producer is not step
-    ]:
-        spec: dict[str, Any]
-        if isinstance(item, PipelineData):
-            spec = {
-                "name": item.input_name,
-                "type": "pipeline_data",
-                "producer_task": task_id_for(item.origin._producer),
-                "output": item.origin.name,
-                "mode": item.mode,
-            }
-        elif isinstance(item, DatasetConsumptionConfig):
-            dataset = item.dataset
-            spec = {"name": item.name, "type": "dataset", "mode": item.mode, "kind": dataset.kind}
-            if dataset.name:
-                spec.update(dataset_name=dataset.name, version=dataset.version)
-            else:
-                spec["definition"] = dataset.definition
-        elif isinstance(item, DataPathInput):
-            spec = {
-                "name": item.name,
-                "type": "datapath_param",
-                "param": item.parameter.name,
-                "mode": item.binding.mode,
-            }
-        elif isinstance(item, DataReference):
-            spec = {
-                "name": item.data_reference_name or item.datastore._requested_name or "data",
-                "type": "datastore_path",
-                "datastore": item.datastore._requested_name,
-                "path": item.path_on_datastore,
-                "mode": item.mode,
-            }
-        else:
-            raise MlwError(f"step {step.name!r}: unsupported input {item!r}")
-        if spec not in specs and spec["name"] not in {s["name"] for s in specs}:
-            specs.append(spec)
-    return specs
+    return safe_id(step.name, collapse=True)
 
 
 def _output_specs(step: PipelineStep, pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -88,10 +39,49 @@ def _output_specs(step: PipelineStep, pipeline: Pipeline) -> list[dict[str, Any]
     return specs
 
 
+def script_operator(
+    *,
+    task_id: str,
+    source_directory: str,
+    script: str,
+    arguments: list[str],
+    environment: Any,
+    compute_kind: str,
+    compute_config: dict[str, Any],
+    compute_target: str,
+    workspace: Any,
+    **step: Any,
+) -> Any:
+    """The script operator of a compute kind, for a pipeline step or a submitted script run.
+
+    :param step: the rest of the operator's arguments (``inputs``, ``outputs``, ``step_name``,
+        ``run_id``, ``experiment_name``...)
+    """
+    from airflow_mlw.operators.script import script_operator_class
+
+    operator_class = script_operator_class(compute_kind, environment)
+    kwargs: dict[str, Any] = {
+        "task_id": task_id,
+        "source_directory": source_directory,
+        "script": script,
+        "arguments": arguments,
+        "environment_name": environment.name,
+        "environment_spec": environment.spec(),
+        "compute_target": compute_target,
+        "workspace": workspace,
+        **step,
+    }
+    if operator_class.in_container:
+        kwargs["compute_options"] = compute_config
+    if compute_kind == "cluster":
+        kwargs["queue"] = compute_config.get("queue") or compute_target
+        kwargs["pool"] = f"mlw-{compute_target}"
+    return operator_class(**kwargs)
+
+
 def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str | None = None) -> Any:
     """The operator of one step (inside an open DAG or TaskGroup context)."""
     from airflow_mlw.environments.spec import Environment
-    from airflow_mlw.operators.script import script_operator_class
 
     script, arguments = step.command()
     source = step.source_directory or pipeline.default_source_directory
@@ -104,36 +94,31 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
     if isinstance(target, loaded_class("airflow_mlw.compute", "ComputeTarget")):
         kind, config, target_name = target.kind, target.config, target.name
     else:
+        # A target named by string is resolved (and checked) when the step runs: no I/O at parse.
         target_name = target or "local"
         kind, config = (
             ("local", {})
             if target_name == "local"
             else ("docker" if environment.docker.enabled else "local", {})
         )
-    operator_class = script_operator_class(kind, environment)
-    kwargs: dict[str, Any] = {
-        "task_id": task_id_for(step),
-        "source_directory": os.path.abspath(source),
-        "script": script,
-        "arguments": arguments,
-        "environment_name": environment.name,
-        "environment_spec": environment.spec(),
-        "compute_target": target_name,
-        "inputs": _input_specs(step),
-        "outputs": _output_specs(step, pipeline),
-        "step_params": {k: str(v) for k, v in step.params.items()},
-        "step_name": step.name,
-        "allow_reuse": step.allow_reuse,
-        "step_version": step.version,
-        "experiment_name": experiment_name,
-        "workspace": pipeline.workspace,
-    }
-    if operator_class.in_container:
-        kwargs["compute_options"] = config
-    if kind == "cluster":
-        kwargs["queue"] = config.get("queue") or target_name
-        kwargs["pool"] = f"mlw-{target_name}"
-    return operator_class(**kwargs)
+    return script_operator(
+        task_id=task_id_for(step),
+        source_directory=os.path.abspath(source),
+        script=script,
+        arguments=arguments,
+        environment=environment,
+        compute_kind=kind,
+        compute_config=config,
+        compute_target=target_name,
+        workspace=pipeline.workspace,
+        inputs=inputs_of(step, task_id_for),
+        outputs=_output_specs(step, pipeline),
+        step_params={k: str(v) for k, v in step.params.items()},
+        step_name=step.name,
+        allow_reuse=step.allow_reuse,
+        step_version=step.version,
+        experiment_name=experiment_name,
+    )
 
 
 def _wire(pipeline: Pipeline, experiment_name: str | None) -> dict[int, Any]:
@@ -142,9 +127,12 @@ def _wire(pipeline: Pipeline, experiment_name: str | None) -> dict[int, Any]:
     # Inside a TaskGroup task ids get the group's prefix: point inputs at the producers' real ids.
     by_plain_id = {task_id_for(step): tasks[id(step)].task_id for step in pipeline.steps}
     for task in tasks.values():
-        for spec in task.inputs:
-            if spec["type"] == "pipeline_data":
-                spec["producer_task"] = by_plain_id[spec["producer_task"]]
+        task.inputs = [
+            dataclasses.replace(item, producer_task=by_plain_id[item.producer_task])
+            if isinstance(item, UpstreamOutput)
+            else item
+            for item in task.inputs
+        ]
     for before, after in pipeline.edges():
         tasks[id(before)] >> tasks[id(after)]
     return tasks
@@ -164,16 +152,11 @@ def dag_params(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
-    """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
-    from airflow_mlw.operators.script import pipeline_run_id
-    from airflow_mlw.registry.models import RunRow
+    """DAG callback: the pipeline run's final status (``execution.records``, imported when called:
+    DAG files import this module at parse time)."""
+    from airflow_mlw.execution.records import mark_pipeline_run as record
 
-    dag_run = context["dag_run"]
-    run_id = pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id)
-    with workspace.store.session(write=True) as session:
-        row = session.get(RunRow, run_id)
-        if row is not None:
-            row.status = status
+    record(workspace, status, context)
 
 
 def _checked_schedule(pipeline: Pipeline, schedule: Any) -> Any:

@@ -138,7 +138,7 @@ def start_fastapi(ws: object, image: str, source: Path, model: object) -> int:
     import docker
     from docker.types import Mount
 
-    from airflow_mlw.runs.execution import RUNTIME_MOUNT, runtime_path
+    from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
     stop_fastapi()
     folder = model.local_folder()  # type: ignore[attr-defined]

@@ -57,7 +57,7 @@ def main() -> None:
     import psycopg2
 
     from airflow_mlw.datasets import Dataset
-    from airflow_mlw.pipelines.reuse import find_hit
+    from airflow_mlw.execution.reuse import find_hit
     from airflow_mlw.workspace import Workspace
     from tests.registry.scale import DATASET, WORKSPACE, fill_registry, percentile, register_concurrently
     from tests.services import Postgres

@@ -27,8 +27,8 @@ def main() -> None:
 
     from airflow_mlw.core import Workspace
     from airflow_mlw.datastores.checksums import ContentHashMemo
+    from airflow_mlw.execution.reuse import source_tree
     from airflow_mlw.pipelines import Pipeline, PipelineData, PythonScriptStep
-    from airflow_mlw.pipelines.reuse import source_tree
     from airflow_mlw.runs.inprocess import run_dag
 
     ws = Workspace.create("bench", registry_url=f"sqlite:///{scratch / 'registry.db'}")

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_mlw.core import Experiment, ScriptRunConfig, Workspace
 from airflow_mlw.pipeline.core import PipelineEndpoint, PublishedPipeline
-from airflow_mlw.pipelines.run import PipelineRun
+from airflow_mlw.runs.pipeline_run import PipelineRun
 from tests.airflow_stack import airflow_stack
 from tests.pipelines.test_publish import make_pipeline
 from tests.test_plugin_api import request

@@ -71,8 +71,8 @@ dag = Pipeline(ws, [eval_x, eval_y]).to_dag(
 
 
 def _steps(ws: Any, dag_run_id: str) -> dict[str, Any]:
-    from airflow_mlw.operators.script import pipeline_run_id
-    from airflow_mlw.pipelines.run import PipelineRun
+    from airflow_mlw.execution.records import pipeline_run_id
+    from airflow_mlw.runs.pipeline_run import PipelineRun
 
     return {s.name: s for s in PipelineRun(ws, pipeline_run_id(ws, "scale_out", dag_run_id)).get_steps()}
 

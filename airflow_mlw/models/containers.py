@@ -28,7 +28,7 @@ from airflow_mlw.models.server import (
     SERVICE_PORT,
     SOURCE_DIR,
 )
-from airflow_mlw.runs.execution import RUNTIME_MOUNT, runtime_path
+from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
 SERVER_MODULE = "airflow_mlw.models.server"
 #: The services' own bridge network: apart from other containers, and from the default bridge.

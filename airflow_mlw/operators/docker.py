@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.docker.operators.docker import DockerOperator
 
 from airflow_mlw.exceptions import ComputeTargetException, ScriptFailedError
+from airflow_mlw.execution.process import ScriptExecution, failure_message
 from airflow_mlw.operators.script import MlwScriptOperator
-from airflow_mlw.runs.execution import RUNTIME_MOUNT, ScriptExecution, failure_message, runtime_path
+from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

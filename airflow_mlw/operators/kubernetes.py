@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 from airflow_mlw.exceptions import ComputeTargetException
+from airflow_mlw.execution.process import ScriptExecution
 from airflow_mlw.operators.script import MlwScriptOperator
-from airflow_mlw.runs.execution import RUNTIME_MOUNT, ScriptExecution
+from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -115,7 +116,6 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
     def runtime_on_volume(self) -> Path:
         """The ``airflow_mlw`` package copied once onto the shared volume (pods import ``Run`` from it)."""
         import airflow_mlw
-        from airflow_mlw.runs.execution import runtime_path
 
         target = self.shared_path / ".mlw-runtime" / runtime_path().name
         if not (target / "airflow_mlw").is_dir():

@@ -82,8 +82,8 @@ class RegisterModelOperator(BaseOperator):
         return {**model.reference(), "created": model._record.created, "metrics": model.get_metrics()}
 
     def _register_step_model(self, ws: Workspace, context: Context, options: dict[str, Any]) -> Model:
+        from airflow_mlw.execution.inputs import materialize_output
         from airflow_mlw.models.model import register_model
-        from airflow_mlw.pipelines.io import materialize_output
         from airflow_mlw.runs import SubmittedRun
 
         record = context["ti"].xcom_pull(task_ids=self.step_task_id, key="return_value") or {}

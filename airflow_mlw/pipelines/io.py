@@ -1,166 +1,18 @@
-"""Step inputs and outputs at run time.
-
-Outputs are committed atomically: the files go to ``<datastore>/mlw/runs/<dag_id>/<run_id>/<step>/
-<output>/`` (on a local datastore through a staging folder renamed into place) and a manifest
-``<output>.mlw-manifest.json`` beside the folder is written last. An output without its manifest
-does not exist: a killed task leaves nothing a consumer would read. Downstream steps get the
-location and the content fingerprint through XCom.
-"""
+"""Shim: step outputs moved to :mod:`airflow_mlw.execution.outputs`, input materialisation to
+:mod:`airflow_mlw.execution.inputs` (kept so old imports work)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import shutil
-import uuid
-from pathlib import Path
-from typing import Any
+from airflow_mlw._lazy import lazy_exports
 
-from airflow_mlw.datastores.paths import join_path, normalize_path
-from airflow_mlw.exceptions import MlwError
-
-log = logging.getLogger(__name__)
-MANIFEST_SUFFIX = ".mlw-manifest.json"
-
-
-def output_location(spec: dict[str, Any], dag_id: str, run_id: str, step: str) -> str:
-    if spec.get("destination"):
-        path = spec["destination"].replace("{run-id}", run_id).replace("{output-name}", spec["name"])
-        return normalize_path(path, what="output destination")
-    safe_run = run_id.replace(":", "_").replace("+", "_")
-    return join_path("mlw/runs", dag_id, safe_run, step, spec["name"])
-
-
-def commit_output(
-    workspace: Any, spec: dict[str, Any], staging: Path, location: str, provenance: dict[str, Any]
-) -> dict[str, Any]:
-    """Make ``staging`` visible at ``location`` on the output's datastore; returns the XCom value."""
-    from airflow_mlw.datasets.manifest import Manifest, ManifestEntry
-    from airflow_mlw.datastores import Datastore
-    from airflow_mlw.datastores.local import LocalBackend
-
-    datastore = Datastore(workspace, spec.get("datastore"))
-    backend = datastore.backend
-    manifest_path = location + MANIFEST_SUFFIX
-    backend.delete(manifest_path)
-    if isinstance(backend, LocalBackend):
-        final = backend.full_path(location)
-        temp = final.with_name(f"{final.name}.staging-{uuid.uuid4().hex[:8]}")
-        temp.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(staging, temp, copy_function=shutil.copy2)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temp, final)
-    else:
-        for stale in list(backend.list(location)):
-            backend.delete(stale.path)
-        datastore.upload(staging, location, overwrite=True, show_progress=False)
-    files = [backend.with_checksum(info) for info in backend.list(location)]
-    entries = tuple(
-        sorted(
-            ManifestEntry(
-                info.path[len(location) + 1 :],
-                info.size,
-                f"{info.checksum_kind}:{info.checksum}",
-                0,
-                info.path,
-            )
-            for info in files
-        )
-    )
-    manifest = Manifest(entries)
-    record = {
-        "datastore": datastore.name,
-        "path": location,
-        "fingerprint": manifest.fingerprint,
-        "files": len(entries),
-        "bytes": manifest.total_bytes,
-        **provenance,
-    }
-    with open(staging.parent / f"{spec['name']}{MANIFEST_SUFFIX}", "w") as handle:
-        json.dump({**record, "entries": manifest.to_json()}, handle)
-    backend.put_file(staging.parent / f"{spec['name']}{MANIFEST_SUFFIX}", manifest_path)
-    backend.memo.flush()
-    log.info(
-        "committed output %s: %d files at %s/%s (fingerprint %s)",
-        spec["name"],
-        len(entries),
-        datastore.name,
-        location,
-        manifest.fingerprint[:12],
-    )
-    return record
-
-
-def output_exists(workspace: Any, record: dict[str, Any]) -> bool:
-    """The committed output is still complete: manifest present and every file there with its size."""
-    from airflow_mlw.datastores import Datastore
-
-    backend = Datastore(workspace, record["datastore"]).backend
-    manifest_path = record["path"] + MANIFEST_SUFFIX
-    if backend.info(manifest_path) is None:
-        return False
-    present = {info.path: info.size for info in backend.list(record["path"])}
-    try:
-        with backend.open_read(manifest_path) as handle:
-            entries = json.loads(handle.read())["entries"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return all(present.get(entry[4]) == entry[1] for entry in entries)
-
-
-def materialize_output(workspace: Any, record: dict[str, Any], cache_root: Path) -> Path:
-    """A local folder with an upstream output's files: in place on local datastores, else a cache."""
-    from airflow_mlw.datastores import Datastore
-    from airflow_mlw.datastores.local import LocalBackend
-
-    if not output_exists(workspace, record):
-        raise MlwError(
-            f"upstream output {record['path']} on datastore {record['datastore']!r} is incomplete or gone "
-            "(no manifest): re-run its producer"
-        )
-    datastore = Datastore(workspace, record["datastore"])
-    if isinstance(datastore.backend, LocalBackend):
-        return datastore.backend.full_path(record["path"])
-    target = cache_root / record["fingerprint"]
-    datastore.download(target, prefix=record["path"], overwrite=True, show_progress=False)
-    return target / record["path"]
-
-
-def materialize_dataset(workspace: Any, spec: dict[str, Any], target: Path) -> dict[str, Any]:
-    """Resolve a dataset input to a version and local files; returns the in-script input spec."""
-    from airflow_mlw.datasets import Dataset, FileDataset, TabularDataset
-
-    if spec.get("dataset_name"):
-        dataset = Dataset.get_by_name(workspace, spec["dataset_name"], spec.get("version") or "latest")
-    else:
-        cls = TabularDataset if spec.get("kind") == "tabular" else FileDataset
-        dataset = cls(spec["definition"], workspace)
-    files = dataset._local_files()
-    if spec.get("mode") == "download":
-        target.mkdir(parents=True, exist_ok=True)
-        for entry, local in files:
-            destination = target / entry.path
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(local, destination)
-        root = target
-    else:
-        target.mkdir(parents=True, exist_ok=True)
-        for entry, local in files:
-            link = target / entry.path
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.exists():
-                link.symlink_to(local)
-        root = target
-    single = len(files) == 1 and spec.get("kind") != "tabular"
-    return {
-        "path": str(root / files[0][0].path) if single else str(root),
-        "kind": dataset.kind,
-        "format": dataset.definition.get("format") or {},
-        "files": [entry.path for entry, _ in files],
-        "version": dataset.version,
-        "fingerprint": dataset.fingerprint if dataset.version else None,
-        "dataset": dataset.name,
-        "id": dataset.id,
-    }
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MANIFEST_SUFFIX": "airflow_mlw.execution.outputs",
+        "output_location": "airflow_mlw.execution.outputs",
+        "commit_output": "airflow_mlw.execution.outputs",
+        "output_exists": "airflow_mlw.execution.outputs",
+        "register_output": "airflow_mlw.execution.outputs",
+        "materialize_output": "airflow_mlw.execution.inputs",
+    },
+)

@@ -262,7 +262,7 @@ class PublishedPipeline:
         continue_on_step_failure: bool | None = None,
         **kwargs: Any,
     ) -> Any:
-        from airflow_mlw.pipelines.triggering import submit_published
+        from airflow_mlw.runs.triggering import submit_published
 
         return submit_published(self, experiment_name, pipeline_parameters, tags=kwargs.get("tags"))
 

@@ -51,7 +51,7 @@ def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: 
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
-    from airflow_mlw.pipelines.triggering import trigger_on_server
+    from airflow_mlw.runs.triggering import trigger_on_server
 
     allowed = get_auth_manager().is_authorized_dag(
         method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=published.dag_id), user=user
@@ -114,8 +114,8 @@ def create_router() -> APIRouter:
 
     @router.get("/api/runs/{run_id}")
     def get_run(run_id: str) -> dict[str, Any]:
-        from airflow_mlw.pipelines.run import PipelineRun
-        from airflow_mlw.pipelines.triggering import pipeline_run_status
+        from airflow_mlw.runs.pipeline_run import PipelineRun
+        from airflow_mlw.runs.triggering import pipeline_run_status
 
         try:
             ws = _workspace()

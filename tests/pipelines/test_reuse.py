@@ -191,7 +191,7 @@ def test_compute_target_is_not_part_of_the_key(
 def test_single_flight_lease(workspace: Any) -> None:
     from datetime import datetime, timedelta
 
-    from airflow_mlw.pipelines import reuse
+    from airflow_mlw.execution import reuse
     from airflow_mlw.registry.models import ReuseLeaseRow
 
     assert reuse.acquire_lease(workspace, "k" * 64, "run-a")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlw.datasets import Dataset
-from airflow_mlw.pipelines.reuse import find_hit, last_run_of_step
+from airflow_mlw.execution.reuse import find_hit, last_run_of_step
 from airflow_mlw.workspace import Workspace
 from tests.registry.scale import (
     DATASET,

@@ -60,8 +60,8 @@ def _pipeline(ws: Any, scripts: Path, target: Any) -> tuple[Pipeline, Any]:
 
 
 def test_pod_spec(workspace: Any, base_image: str, tmp_path: Path) -> None:
+    from airflow_mlw.execution.process import ScriptExecution, ScriptSpec
     from airflow_mlw.operators.kubernetes import KubernetesScriptOperator
-    from airflow_mlw.runs.execution import ScriptExecution, ScriptSpec
 
     shared = tmp_path / "shared"
     target = ComputeTarget.create(

@@ -63,7 +63,7 @@ def test_failure_message_names_exit_code_and_tail(
         )
     dag_run = run_dag(dag)
     assert task_states(dag_run) == {"s": "failed"}
-    from airflow_mlw.runs.execution import failure_message
+    from airflow_mlw.execution.process import failure_message
 
     assert (
         failure_message("fail.py", 3, ["boom: bad input"])

@@ -1,0 +1,293 @@
+"""Step inputs: one typed, frozen class per kind, from ``PythonScriptStep(...)`` to the script process.
+
+:func:`inputs_of` turns a step's inputs (``PipelineData``, dataset consumptions, ``DataReference``,
+data-path parameters) into these objects when the DAG is built (no I/O). On the worker the operator
+binds each to its DAG run (:meth:`StepInput.bind`: a parameter's value, the producer's XCom record,
+pulled once), keys it (:meth:`StepInput.fingerprint`: listings and the registry, never input data)
+and materialises it (:meth:`StepInput.materialize`: local files plus what ``run.input_datasets[name]``
+reads in the script).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_mlw._lazy import loaded_class
+from airflow_mlw.exceptions import MlwError
+from airflow_mlw.execution.outputs import output_exists
+from airflow_mlw.pipelines.data import DataPathInput, PipelineData
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlw.pipelines.steps import PipelineStep
+    from airflow_mlw.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the operator puts inputs and how the script sees a path (host, container or pod).
+
+    :param folder: the run's working folder (downloads go to ``folder/inputs/<name>``)
+    :param cache: cache of upstream outputs copied from remote datastores, keyed by fingerprint
+    :param in_container: the script runs in a container (datasets are downloaded, not linked)
+    :param visible_path: ``(kind, name, host path) -> path as the script sees it``
+    """
+
+    folder: Path
+    cache: Path
+    in_container: bool
+    visible_path: Callable[[str, str, Path], str]
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A materialised input: its files here, the script's view of it, and what the run records."""
+
+    host: Path
+    script: dict[str, Any]
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One input of a step, under ``name``; ``mode`` is ``mount``, ``download`` or ``direct``."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    mode: str = "mount"
+
+    def bind(self, context: Context) -> StepInput:
+        """This input for one DAG run (run-time values filled in); most kinds need nothing."""
+        return self
+
+    def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
+        """(content fingerprint for the reuse key, what explains a change); reads no input data."""
+        raise NotImplementedError
+
+    def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
+        raise NotImplementedError
+
+    def to_spec(self) -> dict[str, Any]:
+        """The input as JSON (for logs and tests), with its ``type``."""
+        return {"type": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class UpstreamOutput(StepInput):
+    """An output of another step of the same DAG run, handed over through XCom."""
+
+    kind: ClassVar[str] = "pipeline_data"
+    producer_task: str = ""
+    output: str = ""
+    #: The producer's committed output (location, fingerprint), set by :meth:`bind`.
+    record: dict[str, Any] | None = None
+
+    def bind(self, context: Context) -> UpstreamOutput:
+        if self.record is not None:
+            return self
+        pushed = context["ti"].xcom_pull(task_ids=self.producer_task, key="return_value") or {}
+        record = pushed.get("outputs", {}).get(self.output)
+        if record is None:
+            raise MlwError(
+                f"input {self.name!r}: step {self.producer_task!r} pushed no output {self.output!r}"
+            )
+        return dataclasses.replace(self, record=record)
+
+    def _bound(self) -> dict[str, Any]:
+        if self.record is None:
+            raise MlwError(f"input {self.name!r} is not bound to a DAG run")
+        return self.record
+
+    def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
+        return self._bound()["fingerprint"], {"producer": self.producer_task}
+
+    def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
+        record = self._bound()
+        host = materialize_output(ws, record, placement.cache)
+        script = {
+            "path": placement.visible_path("input", self.name, host),
+            "kind": "file",
+            "fingerprint": record["fingerprint"],
+        }
+        return Materialized(host, script, record)
+
+
+@dataclass(frozen=True)
+class DatasetInput(StepInput):
+    """A dataset: registered (``dataset_name``, resolved to ``version`` or the latest when the step
+    runs) or an unregistered ``definition``."""
+
+    kind: ClassVar[str] = "dataset"
+    dataset_kind: str = "file"
+    dataset_name: str | None = None
+    version: Any = None
+    definition: dict[str, Any] | None = None
+
+    def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
+        from airflow_mlw.datasets.manifest import build_manifest
+        from airflow_mlw.datasets.sources import Source
+        from airflow_mlw.datasets.versioning import load_version
+
+        if self.dataset_name:
+            record = load_version(ws, self.dataset_name, self.version or "latest")
+            return record.fingerprint, {"dataset": record.name, "version": record.version}
+        sources = [Source.from_json(item) for item in (self.definition or {})["sources"]]
+        return build_manifest(ws, sources)[0].fingerprint, {}
+
+    def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
+        mode = "download" if placement.in_container else self.mode or "mount"
+        target = placement.folder / "inputs" / self.name
+        script = materialize_dataset(ws, dataclasses.replace(self, mode=mode), target)
+        script["path"] = placement.visible_path("dataset", self.name, Path(script["path"]))
+        return Materialized(target, script, script)
+
+
+@dataclass(frozen=True)
+class DatastorePath(StepInput):
+    """A path on a datastore (``DataReference``, or a data-path parameter bound to its run's value)."""
+
+    kind: ClassVar[str] = "datastore_path"
+    datastore: str | None = None
+    path: str = ""
+
+    def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
+        from airflow_mlw.datasets.manifest import build_manifest
+        from airflow_mlw.datasets.sources import Source
+
+        manifest, _ = build_manifest(ws, [Source(self.datastore, self.path or "")])
+        return manifest.fingerprint, {"datastore": self.datastore, "path": self.path}
+
+    def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
+        from airflow_mlw.datastores import Datastore
+        from airflow_mlw.datastores.local import LocalBackend
+
+        datastore = Datastore(ws, self.datastore)
+        if isinstance(datastore.backend, LocalBackend) and not placement.in_container:
+            host = datastore.backend.full_path(self.path or "")
+        else:
+            target = placement.folder / "inputs" / self.name
+            datastore.download(target, prefix=self.path, overwrite=True, show_progress=False)
+            host = target / (self.path or "")
+        script = {"path": placement.visible_path("dataset", self.name, host), "kind": "file"}
+        return Materialized(host, script, {"datastore": datastore.name, "path": self.path})
+
+
+@dataclass(frozen=True)
+class DataPathParameter(StepInput):
+    """A ``(PipelineParameter(default_value=DataPath), DataPathComputeBinding)`` pair: a datastore
+    path chosen per run (trigger form, ``conf``, ``DataPathAssignments``, a datastore schedule)."""
+
+    kind: ClassVar[str] = "datapath_param"
+    param: str = ""
+
+    def bind(self, context: Context) -> DatastorePath:
+        from airflow_mlw.pipelines.schedule import triggered_data_path
+
+        # A run triggered by a datastore-change schedule points the parameter at the changed files.
+        value = (
+            triggered_data_path(context, self.param) or (context.get("params") or {}).get(self.param) or {}
+        )
+        if not isinstance(value, dict) or "RelativePath" not in value:
+            raise MlwError(
+                f"parameter {self.param!r} must be {{'DataStoreName': ..., 'RelativePath': ...}}, not {value!r}"
+            )
+        return DatastorePath(self.name, self.mode, value.get("DataStoreName"), value["RelativePath"])
+
+
+# -- from pipeline objects (the DAG builder, no I/O) ----------------------------------------------
+
+
+def inputs_of(step: PipelineStep, task_id_for: Callable[[PipelineStep], str]) -> list[StepInput]:
+    """The typed inputs of ``step``: its ``inputs`` and the data it reads through ``arguments``."""
+    # Only a loaded module's classes can have instances: unneeded modules stay unimported at parse.
+    consumption = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
+    reference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
+
+    found: list[StepInput] = []
+    read_in_arguments = [
+        a for a in step.arguments if isinstance(a, PipelineData) and a.origin._producer is not step
+    ]
+    for item in step.inputs + read_in_arguments:
+        typed: StepInput
+        if isinstance(item, PipelineData):
+            typed = UpstreamOutput(
+                item.input_name, item.mode, task_id_for(item.origin._producer), item.origin.name
+            )
+        elif isinstance(item, consumption):
+            dataset = item.dataset
+            if dataset.name:
+                typed = DatasetInput(item.name, item.mode, dataset.kind, dataset.name, dataset.version, None)
+            else:
+                typed = DatasetInput(item.name, item.mode, dataset.kind, None, None, dataset.definition)
+        elif isinstance(item, DataPathInput):
+            typed = DataPathParameter(item.name, item.binding.mode, item.parameter.name)
+        elif isinstance(item, reference):
+            typed = DatastorePath(
+                item.data_reference_name or item.datastore._requested_name or "data",
+                item.mode,
+                item.datastore._requested_name,
+                item.path_on_datastore,
+            )
+        else:
+            raise MlwError(f"step {step.name!r}: unsupported input {item!r}")
+        if typed not in found and typed.name not in {i.name for i in found}:
+            found.append(typed)
+    return found
+
+
+# -- materialising ---------------------------------------------------------------------------------
+
+
+def materialize_output(workspace: Any, record: dict[str, Any], cache_root: Path) -> Path:
+    """A local folder with an upstream output's files: in place on local datastores, else a cache."""
+    from airflow_mlw.datastores import Datastore
+    from airflow_mlw.datastores.local import LocalBackend
+
+    if not output_exists(workspace, record):
+        raise MlwError(
+            f"upstream output {record['path']} on datastore {record['datastore']!r} is incomplete or gone "
+            "(no manifest): re-run its producer"
+        )
+    datastore = Datastore(workspace, record["datastore"])
+    if isinstance(datastore.backend, LocalBackend):
+        return datastore.backend.full_path(record["path"])
+    target = cache_root / record["fingerprint"]
+    datastore.download(target, prefix=record["path"], overwrite=True, show_progress=False)
+    return target / record["path"]
+
+
+def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dict[str, Any]:
+    """Resolve a dataset input to a version and local files; returns the in-script input spec."""
+    from airflow_mlw.datasets import Dataset, FileDataset, TabularDataset
+
+    if item.dataset_name:
+        dataset = Dataset.get_by_name(workspace, item.dataset_name, item.version or "latest")
+    else:
+        cls = TabularDataset if item.dataset_kind == "tabular" else FileDataset
+        dataset = cls(item.definition, workspace)
+    files = dataset._local_files()
+    target.mkdir(parents=True, exist_ok=True)
+    for entry, local in files:
+        destination = target / entry.path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if item.mode == "download":
+            shutil.copyfile(local, destination)
+        elif not destination.exists():
+            destination.symlink_to(local)
+    single = len(files) == 1 and item.dataset_kind != "tabular"
+    return {
+        "path": str(target / files[0][0].path) if single else str(target),
+        "kind": dataset.kind,
+        "format": dataset.definition.get("format") or {},
+        "files": [entry.path for entry, _ in files],
+        "version": dataset.version,
+        "fingerprint": dataset.fingerprint if dataset.version else None,
+        "dataset": dataset.name,
+        "id": dataset.id,
+    }

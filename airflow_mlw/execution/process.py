@@ -1,0 +1,229 @@
+"""One script run, whatever the compute: working copy, run context, metrics, status in the registry,
+and the script as a local process (its own process group, so a killed task stops all of it).
+
+The compute-specific part (a subprocess, a container) only starts ``python <script> <args>`` in
+the prepared folder with the prepared environment variables; everything else is here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_mlw.exceptions import MlwError, ScriptFailedError
+from airflow_mlw.run import CONTEXT_ENV
+from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
+
+log = logging.getLogger(__name__)
+STDERR_TAIL = 20
+#: Seconds a killed script gets between SIGTERM and SIGKILL.
+KILL_GRACE_SECONDS = 5
+
+
+@dataclass
+class ScriptSpec:
+    """What to run: the script in a snapshot of ``source_directory``, with arguments."""
+
+    source_directory: str
+    script: str
+    arguments: list[str] = field(default_factory=list)
+    environment_variables: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        source = Path(self.source_directory)
+        if not source.is_dir():
+            raise MlwError(f"source_directory {source} does not exist")
+        if self.script and not (source / self.script).is_file():
+            raise MlwError(f"script {self.script!r} not found in source_directory {source}")
+
+
+class ScriptExecution:
+    """Prepares a working copy and a run context; afterwards collects metrics into the registry.
+
+    :param workspace: the workspace
+    :param run_id: registry id of the run (a ``mlw_runs`` row)
+    :param root: folder for the working copy (default: the temp folder)
+    """
+
+    def __init__(self, workspace: Any, run_id: str, spec: ScriptSpec, root: Path | None = None) -> None:
+        self.workspace = workspace
+        self.run_id = run_id
+        self.spec = spec
+        self.folder = Path(tempfile.mkdtemp(prefix="mlw-run-", dir=root))
+        self.workdir = self.folder / "source"
+        self.metrics_file = self.folder / "metrics.jsonl"
+        self.outputs_dir = self.workdir / "outputs"
+        #: ``run.register_model`` requests, registered by :meth:`register_models` once the script succeeded.
+        self.model_requests: list[dict[str, Any]] = []
+
+    def prepare(self, inputs: dict[str, Any] | None = None, in_container: bool = False) -> dict[str, str]:
+        """Copy the source, write the context file; returns the environment variables of the script."""
+        self.spec.check()
+        shutil.copytree(self.spec.source_directory, self.workdir, symlinks=True)
+        self.outputs_dir.mkdir(exist_ok=True)
+        root = "/mlw/run" if in_container else str(self.folder)
+        context = {
+            "run_id": self.run_id,
+            "metrics_file": f"{root}/metrics.jsonl",
+            "outputs_dir": f"{root}/source/outputs",
+            "inputs": inputs or {},
+        }
+        (self.folder / "context.json").write_text(json.dumps(context))
+        self.metrics_file.touch()
+        environ = dict(self.spec.environment_variables)
+        environ[CONTEXT_ENV] = f"{root}/context.json"
+        environ["PYTHONPATH"] = RUNTIME_MOUNT if in_container else str(runtime_path())
+        environ["PYTHONUNBUFFERED"] = "1"
+        return environ
+
+    def set_status(self, status: str, **values: Any) -> None:
+        # The registry's ORM is imported at run time: operator modules importing this one are parsed.
+        from airflow_mlw.execution import records
+
+        records.set_status(self.workspace, self.run_id, status, **values)
+
+    def collect_metrics(self) -> dict[str, Any]:
+        """Metrics the script logged, stored in the registry; returns name -> value (series: a list)."""
+        from airflow_mlw.execution import records
+
+        logged: list[tuple[str, str, Any]] = []
+        self.model_requests = []
+        for line in self.metrics_file.read_text().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if record["kind"] == "model":
+                self.model_requests.append(record)
+            else:
+                logged.append((record["name"], record["kind"], record["value"]))
+        records.add_metrics(self.workspace, self.run_id, logged)
+        return records.fold_metrics(logged)
+
+    def register_models(
+        self, dataset_version_ids: list[str], in_container: bool = False
+    ) -> list[dict[str, Any]]:
+        """Register what the script asked for with ``run.register_model``, linked to this run (and
+        so its metrics) and to the dataset versions it read; returns their XCom references."""
+        if not self.model_requests:
+            return []
+        from airflow_mlw.models.model import register_model
+
+        registered = []
+        for request in self.model_requests:
+            options = dict(request["value"])
+            path = self._host_path(str(options.pop("path")), in_container)
+            if not path.exists():
+                raise MlwError(
+                    f"run.register_model({request['name']!r}, {request['value']['path']!r}): the script left no "
+                    f"file or folder there (paths are relative to the working folder, e.g. outputs/model.pkl)"
+                )
+            model = register_model(
+                self.workspace,
+                path,
+                request["name"],
+                tags=options.get("tags"),
+                properties=options.get("properties"),
+                description=options.get("description"),
+                run_id=self.run_id,
+                dataset_version_ids=dataset_version_ids,
+            )
+            registered.append(model.reference())
+        return registered
+
+    def _host_path(self, path: str, in_container: bool) -> Path:
+        """A path the script named, on this machine: relative to the working folder, or (in a
+        container) below ``/mlw/run``."""
+        if not Path(path).is_absolute():
+            return self.workdir / path
+        if in_container:
+            relative = Path(path).relative_to("/mlw/run") if path.startswith("/mlw/run/") else None
+            if relative is None:
+                raise MlwError(f"run.register_model: {path} is not in the run's folder (/mlw/run)")
+            return self.folder / relative
+        return Path(path)
+
+    def keep_outputs(self) -> list[str]:
+        """Files the script left in ``outputs/``, copied to the default datastore under the run's id."""
+        files = sorted(
+            p.relative_to(self.outputs_dir).as_posix() for p in self.outputs_dir.rglob("*") if p.is_file()
+        )
+        if files:
+            datastore = self.workspace.get_default_datastore()
+            datastore.upload(
+                self.outputs_dir, f"mlw/run-files/{self.run_id}/outputs", overwrite=True, show_progress=False
+            )
+        return [f"outputs/{name}" for name in files]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def failure_message(script: str, exit_code: int, stderr_tail: list[str]) -> str:
+    tail = "\n".join(stderr_tail[-STDERR_TAIL:])
+    return f"script {script} exited with code {exit_code}; last stderr lines:\n{tail}"
+
+
+class ScriptProcess:
+    """The script as a local process in a process group of its own: its output goes to ``log``
+    line by line, :meth:`kill` stops it and every process it started (``on_kill``)."""
+
+    def __init__(self, command: list[str], cwd: Path, environ: dict[str, str], log_line: Callable[..., None]):
+        self.command = command
+        self.cwd = cwd
+        self.environ = environ
+        self.log_line = log_line
+        self.process: subprocess.Popen[str] | None = None
+
+    def run(self, script: str) -> None:
+        """Run to the end; a non-zero exit is a ``ScriptFailedError`` with the stderr tail."""
+        self.process = process = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env={**os.environ, **self.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        tail: list[str] = []
+
+        def pump_stderr() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                self.log_line("[stderr] %s", line.rstrip())
+                tail.append(line.rstrip())
+                del tail[:-STDERR_TAIL]
+
+        reader = threading.Thread(target=pump_stderr, daemon=True)
+        reader.start()
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.log_line("%s", line.rstrip())
+        code = process.wait()
+        reader.join()
+        if code != 0:
+            raise ScriptFailedError(failure_message(script, code, tail))
+
+    def kill(self) -> None:
+        """SIGTERM to the script's process group, SIGKILL after a grace period."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,145 @@
+"""Every write of a run row (``mlw_runs``) and of its metrics: one place for what a run records.
+
+Script runs, pipeline runs and step runs are rows of one table (``kind``). A pipeline run's id is
+derived from its DAG run, so the first step, the trigger route and the DAG callbacks all find the
+same row without passing it around.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_mlw.exceptions import MlwError
+from airflow_mlw.registry.models import MetricRow, RunRow, utcnow
+
+TERMINAL = ("Finished", "Failed", "Canceled")
+
+
+def create_run(workspace: Any, **fields: Any) -> str:
+    """A new run row of this workspace with ``fields`` (``kind``, ``name``, ...); its id."""
+    with workspace.store.session(write=True) as session:
+        row = RunRow(workspace_id=workspace._workspace_id(), **fields)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def update_run(workspace: Any, run_id: str, **fields: Any) -> None:
+    """Set ``fields`` on the run row (a missing row is left alone: the run was deleted)."""
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is not None:
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+
+def set_status(workspace: Any, run_id: str, status: str, **fields: Any) -> None:
+    """The run's status, with its start or end time, and ``fields``; the row must exist."""
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise MlwError(f"run {run_id} is not in the registry")
+        row.status = status
+        if status == "Running":
+            row.started_at = utcnow()
+        if status in TERMINAL:
+            row.finished_at = utcnow()
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+
+def handover_fields(hit: Any) -> dict[str, Any]:
+    """What a reused step run records: finished at once, with the outputs of the run it reuses."""
+    now = utcnow()
+    return {
+        "status": "Finished",
+        "reused_from_id": hit.reused_from_id or hit.id,
+        "outputs": dict(hit.outputs or {}),
+        "started_at": now,
+        "finished_at": now,
+        "properties": {"reused": True},
+    }
+
+
+def pipeline_run_id(workspace: Any, dag_id: str, dag_run_id: str) -> str:
+    """The pipeline run of a DAG run: one registry row per DAG run, made by whoever comes first."""
+    run_id = hashlib.sha256(f"{workspace.name}/{dag_id}/{dag_run_id}".encode()).hexdigest()[:32]
+    with workspace.store.session() as session:
+        if session.get(RunRow, run_id) is not None:
+            return run_id
+    with workspace.store.session(write=True) as session:
+        workspace.store.insert_ignore(
+            session,
+            RunRow,
+            id=run_id,
+            workspace_id=workspace._workspace_id(),
+            kind="pipeline",
+            experiment_name=dag_id,
+            name=dag_id,
+            dag_id=dag_id,
+            dag_run_id=dag_run_id,
+            status="Running",
+            outputs={},
+            tags={},
+            properties={},
+            created_at=utcnow(),
+        )
+    return run_id
+
+
+def record_pipeline_run(
+    workspace: Any,
+    dag_id: str,
+    dag_run_id: str,
+    experiment_name: str,
+    tags: dict[str, Any] | None,
+    status: str,
+) -> str:
+    """The pipeline run row of a DAG run about to start (or just ended in-process); its id."""
+    run_id = pipeline_run_id(workspace, dag_id, dag_run_id)
+    update_run(workspace, run_id, status=status, experiment_name=experiment_name, tags=dict(tags or {}))
+    return run_id
+
+
+def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
+    """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
+    dag_run = context["dag_run"]
+    update_run(workspace, pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id), status=status)
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def fold_metrics(records: Iterable[tuple[str, str, Any]], name: str | None = None) -> dict[str, Any]:
+    """``(name, kind, value)`` in logging order -> name -> value; a scalar logged several times
+    gives the list of its values (Azure's ``get_metrics``)."""
+    metrics: dict[str, Any] = {}
+    for metric, kind, value in records:
+        if name is not None and metric != name:
+            continue
+        if metric in metrics and kind == "scalar":
+            previous = metrics[metric]
+            metrics[metric] = (previous if isinstance(previous, list) else [previous]) + [value]
+        else:
+            metrics[metric] = value
+    return metrics
+
+
+def add_metrics(workspace: Any, run_id: str, records: list[tuple[str, str, Any]]) -> None:
+    """Store ``(name, kind, value)`` metrics of a run, in order."""
+    if records:
+        with workspace.store.session(write=True) as session:
+            session.add_all(
+                MetricRow(run_id=run_id, name=name, kind=kind, value=value) for name, kind, value in records
+            )
+
+
+def load_metrics(workspace: Any, run_id: str) -> list[tuple[str, str, Any]]:
+    """A run's metrics as ``(name, kind, value)`` in logging order."""
+    from sqlalchemy import select
+
+    with workspace.store.session() as session:
+        rows = session.scalars(select(MetricRow).where(MetricRow.run_id == run_id).order_by(MetricRow.id))
+        return [(row.name, row.kind, row.value) for row in rows]

@@ -1,0 +1,176 @@
+"""``Experiment``: a named group of runs; ``submit`` runs a script, a pipeline or a published one.
+
+A script submission is a one-task Airflow DAG (the script operator of the compute target's kind),
+run in this process as ``airflow dags test`` does, or over REST when ``[mlw] api_url`` is set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from airflow_mlw.exceptions import MlwError
+from airflow_mlw.execution import records
+from airflow_mlw.naming import safe_id
+from airflow_mlw.registry.models import RunRow
+from airflow_mlw.runs.config import ScriptRunConfig
+from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun
+
+
+def dag_id_for(experiment: str, run_id: str) -> str:
+    return safe_id(f"mlw_experiment_{experiment}_{run_id[:8]}")
+
+
+class Experiment:
+    """A named group of runs (Azure's ``Experiment``)."""
+
+    def __init__(self, workspace: Any, name: str) -> None:
+        self.workspace = workspace
+        self.name = name
+
+    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """Run a ScriptRunConfig / Estimator (one-task DAG) or a Pipeline (one task per step).
+
+        :param kwargs: for pipelines, ``pipeline_parameters`` and ``regenerate_outputs``
+        """
+        from airflow_mlw.pipelines.graph import Pipeline
+        from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
+
+        if isinstance(config, Pipeline):
+            return self._submit_pipeline(config, tags or {}, **kwargs)
+        if isinstance(config, PublishedPipeline):
+            return config.submit(self.workspace, self.name, kwargs.get("pipeline_parameters"), tags=tags)
+        if isinstance(config, PipelineEndpoint):
+            return config.submit(
+                self.name,
+                kwargs.get("pipeline_parameters"),
+                pipeline_version=kwargs.get("pipeline_version"),
+                tags=tags,
+            )
+        if not isinstance(config, ScriptRunConfig):
+            raise MlwError(f"Experiment.submit cannot run a {type(config).__name__}")
+        if not config.script:
+            raise MlwError("ScriptRunConfig needs a script (entry_script)")
+        if self.workspace.settings.api_url:
+            return self._submit_script_over_rest(config, tags or {})
+        dag, run_id = self._script_dag(config, tags or {})
+        from airflow_mlw.runs.inprocess import run_dag
+
+        dag_run = run_dag(dag)
+        run = SubmittedRun(self.workspace, run_id)
+        if run.get_status() in ("NotStarted", "Queued", "Running"):
+            run._set_status(STATUS_BY_STATE.get(str(dag_run.state), "Failed"))
+        return run
+
+    def _submit_pipeline(
+        self,
+        pipeline: Any,
+        tags: dict[str, str],
+        pipeline_parameters: dict[str, Any] | None = None,
+        regenerate_outputs: bool = False,
+        **_: Any,
+    ) -> Any:
+        from airflow_mlw.dag_builder import pipeline_dag
+        from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
+
+        unknown = sorted(set(pipeline_parameters or {}) - set(pipeline.parameters()))
+        if unknown:
+            raise MlwError(
+                f"unknown pipeline parameter(s) {unknown}; the pipeline has {sorted(pipeline.parameters())}"
+            )
+        from airflow_mlw.pipelines.data import DataPath
+
+        values = {
+            k: v.to_json() if isinstance(v, DataPath) else v for k, v in (pipeline_parameters or {}).items()
+        }
+        conf = {**values, "regenerate_outputs": bool(regenerate_outputs)}
+        if self.workspace.settings.api_url:
+            run = submit_over_rest(pipeline, self.name, conf, tags)
+        else:
+            dag_id = safe_id(f"mlw_pipeline_{self.name}")
+            dag = pipeline_dag(pipeline, dag_id, experiment_name=self.name)
+            run = run_in_process(self.workspace, dag, conf, self.name, tags)
+        run._pipeline = pipeline
+        return run
+
+    def _submit_script_over_rest(self, config: ScriptRunConfig, tags: dict[str, str]) -> Any:
+        """The script as a one-task DAG in the deployment: a one-step pipeline that never reuses."""
+        from airflow_mlw.pipelines.graph import Pipeline
+        from airflow_mlw.pipelines.steps import PythonScriptStep
+        from airflow_mlw.runs.pipeline_run import ScriptOverRestRun
+        from airflow_mlw.runs.triggering import submit_over_rest
+
+        script = str(config.script)
+        if not (Path(config.source_directory) / script).is_file():
+            raise MlwError(f"entry script {script!r} not found in {config.source_directory}")
+        step = PythonScriptStep(
+            script,
+            arguments=list(config.arguments),
+            compute_target=config.compute_target or "local",
+            source_directory=config.source_directory,
+            allow_reuse=False,
+        )
+        step.environment = config.environment
+        run = submit_over_rest(Pipeline(self.workspace, [step]), self.name, {}, tags)
+        return ScriptOverRestRun(self.workspace, run.id)
+
+    def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
+        from airflow.sdk import DAG
+
+        from airflow_mlw.compute import ComputeTarget
+        from airflow_mlw.dag_builder import script_operator
+        from airflow_mlw.environments.spec import Environment
+
+        target = config.compute_target or "local"
+        target_name = target if isinstance(target, str) else target.name
+        compute = ComputeTarget(self.workspace, target_name)
+        run_id = records.create_run(
+            self.workspace,
+            kind="script",
+            experiment_name=self.name,
+            name=config.script,
+            status="Queued",
+            compute_target=target_name,
+            tags=tags,
+        )
+        dag_id = dag_id_for(self.name, run_id)
+        with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:
+            script_operator(
+                task_id="script",
+                source_directory=str(Path(config.source_directory).resolve()),
+                script=str(config.script),
+                arguments=config.arguments,
+                environment=config.environment or Environment("default"),
+                compute_kind=compute.kind,
+                compute_config=compute.config,
+                compute_target=target_name,
+                workspace=self.workspace,
+                run_id=run_id,
+                experiment_name=self.name,
+            )
+        records.update_run(self.workspace, run_id, dag_id=dag_id)
+        return dag, run_id
+
+    def get_runs(self) -> list[SubmittedRun]:
+        with self.workspace.store.session() as session:
+            ids = session.scalars(
+                select(RunRow.id)
+                .where(
+                    RunRow.workspace_id == self.workspace._workspace_id(),
+                    RunRow.experiment_name == self.name,
+                )
+                .order_by(RunRow.created_at.desc())
+            ).all()
+        return [SubmittedRun(self.workspace, run_id) for run_id in ids]
+
+    @staticmethod
+    def list(workspace: Any) -> list[Experiment]:
+        with workspace.store.session() as session:
+            names = session.scalars(
+                select(RunRow.experiment_name)
+                .where(RunRow.workspace_id == workspace._workspace_id())
+                .distinct()
+            ).all()
+        return [Experiment(workspace, name) for name in sorted(n for n in names if n)]
