@@ -9,37 +9,26 @@ Airflow's UI at the plugin's nav entry (``/plugin/<route>/<page>``), which shows
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import urlencode, urlsplit
 
 from airflow.sdk import BaseOperatorLink
+
+from airflow_mlw.urls import NAV_ROUTE, URL_PREFIX, api_base_url, task_run_url, ui_path
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
-
-#: Where the plugin's app is mounted on the api-server, and its nav entry's route in Airflow's UI.
-URL_PREFIX = "/mlw"
-NAV_ROUTE = "mlw"
-
-
-def api_base_url() -> str:
-    """The api-server's ``[api] base_url`` without a trailing slash (empty when unset)."""
-    from airflow.configuration import conf
-
-    return (conf.get("api", "base_url", fallback="") or "").rstrip("/")
-
-
-def ui_path(page: str = "") -> str:
-    """Path of an ML Workspace page on the api-server, below the path of ``[api] base_url``."""
-    return f"{urlsplit(api_base_url()).path}{URL_PREFIX}/ui/{page}"
-
-
-def task_run_url(ti_key: TaskInstanceKey, anchor: str = "") -> str:
-    """The ML Workspace page of the run a task instance made, inside Airflow's UI."""
-    query = urlencode({"dag_id": ti_key.dag_id, "dag_run_id": ti_key.run_id, "task_id": ti_key.task_id})
-    page = ui_path(f"task-run?{query}")
-    return f"{api_base_url()}/plugin/{NAV_ROUTE}{page}" + (f"#{anchor}" if anchor else "")
+#: The links, and the paths they are built from (re-exported; airflow_mlw.urls decides them).
+__all__ = [
+    "NAV_ROUTE",
+    "URL_PREFIX",
+    "MlwDatasetsLink",
+    "MlwOutputsLink",
+    "MlwRunLink",
+    "api_base_url",
+    "task_run_url",
+    "ui_path",
+]
 
 
 class _TaskRunLink(BaseOperatorLink):

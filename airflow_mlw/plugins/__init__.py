@@ -5,9 +5,9 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import FastAPI
 
-from airflow_mlw.operators.links import NAV_ROUTE, URL_PREFIX, ui_path
 from airflow_mlw.plugins.api import create_app
 from airflow_mlw.plugins.ui import router as ui_router
+from airflow_mlw.urls import NAV_ROUTE, URL_PREFIX, ui_path
 
 
 def create_plugin_app() -> FastAPI:

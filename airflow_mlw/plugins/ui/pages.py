@@ -1,0 +1,203 @@
+"""The page routes: each reads what its page shows (``queries``) and renders its template.
+
+Pages render inside the registry session, so templates may follow the rows' attributes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from airflow_mlw.plugins.ui import queries
+from airflow_mlw.plugins.ui.rendering import render
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from airflow_mlw.registry.models import RunRow
+
+router = APIRouter(default_response_class=HTMLResponse)
+
+#: Recent runs listed on the runs page, and on the overview.
+RUN_LIMIT = 100
+LATEST_RUNS = 10
+#: Lineage entries per direction shown in the datasets table (the dataset's page shows all).
+LINEAGE_SHOWN = 3
+
+
+@router.get("/")
+def overview(request: Request) -> HTMLResponse:
+    with queries.registry() as (ws, session, ws_id):
+        recent = queries.latest_runs(session, ws_id, LATEST_RUNS)
+        return render(
+            request,
+            "overview.html",
+            ws=ws,
+            workspace=queries.workspace_row(session, ws_id),
+            contents=queries.contents(session, ws_id),
+            runs=queries.summarize_runs(session, recent),
+        )
+
+
+@router.get("/datastores")
+def datastores(request: Request) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        rows, default = queries.datastores(session, ws_id)
+        return render(request, "datastores.html", datastores=rows, default=default)
+
+
+@router.get("/datasets")
+def datasets(request: Request) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        versions = queries.dataset_versions(session, ws_id)
+        lineage = queries.lineage_of(session, (version.id for _, version, _ in versions))
+        return render(
+            request, "datasets.html", versions=versions, lineage=lineage, lineage_limit=LINEAGE_SHOWN
+        )
+
+
+@router.get("/datasets/{name}")
+def dataset(request: Request, name: str) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        row = queries.dataset(session, ws_id, name)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no dataset {name!r} in this workspace")
+        versions = queries.dataset_versions(session, ws_id, name)
+        return render(
+            request,
+            "dataset.html",
+            dataset=row,
+            latest=queries.latest_version(session, row.id),
+            versions=versions,
+            version_ids=[f"v{version.version}" for _, version, _ in versions],
+            lineage=queries.lineage_of(session, (version.id for _, version, _ in versions)),
+        )
+
+
+@router.get("/environments")
+def environments(request: Request) -> HTMLResponse:
+    with queries.registry() as (ws, session, ws_id):
+        return render(
+            request,
+            "environments.html",
+            versions=queries.environment_versions(session, ws_id),
+            default_base_image=ws.settings.default_base_image,
+        )
+
+
+@router.get("/compute")
+def compute(request: Request) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        return render(request, "compute.html", targets=list(queries.compute_targets(session, ws_id)))
+
+
+@router.get("/pipelines")
+def pipelines(request: Request) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        published = queries.published_pipelines(session, ws_id)
+        return render(
+            request,
+            "pipelines.html",
+            published=published,
+            published_by_id={row.id: row for row in published},
+            endpoints=queries.pipeline_endpoints(session, ws_id),
+        )
+
+
+@router.get("/models")
+def models(request: Request) -> HTMLResponse:
+    """Model versions (run, datasets) and scoring services, as the registry records them."""
+    with queries.registry() as (_, session, ws_id):
+        versions = queries.model_versions(session, ws_id)
+        datasets = queries.dataset_names(
+            session, (i for _, row in versions for i in row.dataset_version_ids or [])
+        )
+        services = queries.webservices(session, ws_id)
+        names_by_id = {row.id: f"{name}:{row.version}" for name, row in versions}
+        return render(
+            request,
+            "models.html",
+            versions=versions,
+            version_ids=[f"{name}-v{row.version}" for name, row in versions],
+            trained_on={
+                row.id: [
+                    {"name": datasets[i][0], "version": datasets[i][1]}
+                    for i in row.dataset_version_ids or []
+                    if i in datasets
+                ]
+                for _, row in versions
+            },
+            services=services,
+            service_models={
+                row.id: [names_by_id.get(i, i) for i in row.model_version_ids or []] for row in services
+            },
+        )
+
+
+@router.get("/runs")
+def runs(request: Request, kind: str | None = None) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        rows = queries.latest_runs(session, ws_id, RUN_LIMIT, kind)
+        summaries = queries.summarize_runs(session, rows)
+        steps = [summary for summary in summaries if summary.row.kind == "step"]
+        hits = [summary for summary in steps if summary.row.reused_from_id]
+        return render(
+            request,
+            "runs.html",
+            kind=kind,
+            runs=summaries,
+            steps=len(steps),
+            hits=len(hits),
+            saved=sum(hit.saved or 0.0 for hit in hits),
+        )
+
+
+@router.get("/runs/{run_id}")
+def run(request: Request, run_id: str) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        row = queries.run(session, ws_id, run_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"no run {run_id!r} in this workspace")
+        return run_page(request, session, row)
+
+
+@router.get("/task-run")
+def task_run(request: Request, dag_id: str, dag_run_id: str, task_id: str) -> HTMLResponse:
+    """The registry run of an Airflow task instance (what the task's extra links open)."""
+    with queries.registry() as (_, session, ws_id):
+        row = queries.task_run(session, ws_id, dag_id, dag_run_id, task_id)
+        if row is None:
+            raise HTTPException(
+                status_code=404,
+                detail=f"task {task_id!r} of DAG run {dag_id}/{dag_run_id} has no run in this workspace",
+            )
+        return run_page(request, session, row)
+
+
+def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
+    """A run: what it is, its outputs, the dataset versions it read and wrote, metrics, steps."""
+    origin = queries.origins_of(session, [row]).get(row.reused_from_id or "")
+    source = queries.metrics_source(row)
+    outputs = sorted((row.outputs or {}).items())
+    datasets: list[tuple[str, str, dict[str, Any]]] = [
+        ("output", name, output["dataset"]) for name, output in outputs if output.get("dataset")
+    ]
+    datasets += [("input", name, used) for name, used in queries.input_datasets(row)]
+    steps = None
+    if row.kind == "pipeline":
+        steps = queries.summarize_runs(session, queries.step_runs(session, row.id))
+    return render(
+        request,
+        "run.html",
+        row=row,
+        duration=queries.duration(row),
+        origin=origin,
+        origin_duration=queries.duration(origin),
+        outputs=outputs,
+        datasets=datasets,
+        metrics_source=source,
+        metrics=queries.metrics_of(session, [source]).get(source, []),
+        steps=steps,
+    )
