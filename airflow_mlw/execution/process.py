@@ -7,12 +7,14 @@ the prepared folder with the prepared environment variables; everything else is 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -26,8 +28,8 @@ from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
 log = logging.getLogger(__name__)
 STDERR_TAIL = 20
-#: Seconds a killed script gets between SIGTERM and SIGKILL.
-KILL_GRACE_SECONDS = 5
+#: Seconds a killed script gets between SIGTERM and SIGKILL (Airflow's supervisor waits 5 s).
+KILL_GRACE_SECONDS = 3
 
 
 @dataclass
@@ -173,9 +175,19 @@ def failure_message(script: str, exit_code: int, stderr_tail: list[str]) -> str:
     return f"script {script} exited with code {exit_code}; last stderr lines:\n{tail}"
 
 
+def _die_with_parent() -> None:
+    """In the forked child: SIGKILL when the task process dies (Linux), even by SIGKILL."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class ScriptProcess:
     """The script as a local process in a process group of its own: its output goes to ``log``
-    line by line, :meth:`kill` stops it and every process it started (``on_kill``)."""
+    line by line, :meth:`kill` stops it and every process it started (``on_kill``), and it dies
+    with the task process (a worker killed with SIGKILL leaves no script running)."""
 
     def __init__(self, command: list[str], cwd: Path, environ: dict[str, str], log_line: Callable[..., None]):
         self.command = command
@@ -194,7 +206,8 @@ class ScriptProcess:
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            start_new_session=True,
+            process_group=0,
+            preexec_fn=_die_with_parent,
         )
         tail: list[str] = []
 

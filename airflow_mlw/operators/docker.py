@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.docker.operators.docker import DockerOperator
+from docker.errors import APIError
 
 from airflow_mlw.exceptions import ComputeTargetException, ScriptFailedError
 from airflow_mlw.execution.process import ScriptExecution, failure_message
@@ -74,11 +75,22 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self._extra_mounts: list[tuple[str, str, bool]] = []
         return MlwScriptOperator.execute(self, context)
 
+    def on_kill(self) -> None:
+        """The task was killed (marked failed, timed out): the container is killed and removed at
+        once (``python`` as PID 1 ignores SIGTERM, and the supervisor kills this process in 5 s)."""
+        container = getattr(self, "container", None)
+        if container is None or not self.hook.client_created:
+            return
+        self.log.info("killing and removing container %s", container["Id"][:12])
+        try:
+            self.cli.remove_container(container["Id"], force=True)
+        except APIError as exc:
+            self.log.warning("container %s: %s", container["Id"][:12], exc)
+
     def run_script(
         self, ws: Workspace, execution: ScriptExecution, environ: dict[str, str], arguments: list[str]
     ) -> None:
         from airflow.providers.docker.exceptions import DockerContainerFailedException
-        from docker.errors import APIError
         from docker.types import DeviceRequest, Mount
 
         from airflow_mlw.environments.docker_build import ensure_image
