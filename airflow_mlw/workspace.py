@@ -60,9 +60,9 @@ class Workspace:
         A registry URL holding a password is left out (the reader's ``[mlw] registry_url`` applies)."""
         registry_url = self._registry_url
         if registry_url:
-            from sqlalchemy.engine import make_url
+            from airflow_mlw.registry.store import has_password
 
-            if make_url(registry_url).password is not None:
+            if has_password(registry_url):
                 registry_url = None
         return {
             "subscription_id": self.subscription_id,

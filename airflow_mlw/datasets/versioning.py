@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from airflow_mlw.exceptions import DatasetError, DatasetExistsError, DatasetNotFoundError
 from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow
-from airflow_mlw.registry.versioned import Versioned, save_manifest
+from airflow_mlw.registry.versioned import Versioned
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -125,21 +125,18 @@ def register_version(
                 latest.version,
             )
             return _record(latest, dataset)
-        save_manifest(store, session, manifest)
-        version = store.allocate_version(session, COUNTER_KIND, ws_id, name)
-        row = DatasetVersionRow(
-            dataset_id=dataset.id,
-            version=version,
+        row = DATASETS.add_next_version(
+            store,
+            session,
+            dataset,
+            COUNTER_KIND,
+            manifest,
             definition=definition,
-            fingerprint=fingerprint,
-            manifest_fingerprint=fingerprint,
             description=description,
             tags=tags,
             snapshot=snapshot,
         )
-        session.add(row)
-        session.flush()
-        log.info("registered dataset %r version %d (fingerprint %s)", name, version, fingerprint[:12])
+        log.info("registered dataset %r version %d (fingerprint %s)", name, row.version, fingerprint[:12])
         return _record(row, dataset, created=True)
 
 

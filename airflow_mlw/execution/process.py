@@ -118,7 +118,7 @@ class ScriptExecution:
         so its metrics) and to the dataset versions it read; returns their XCom references."""
         if not self.model_requests:
             return []
-        from airflow_mlw.models.model import register_model
+        from airflow_mlw.models.registration import register_model
 
         registered = []
         for request in self.model_requests:

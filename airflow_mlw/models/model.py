@@ -183,6 +183,8 @@ class Model:
         :param datasets: the dataset versions it was trained from: ``[("training", dataset), ...]``
             or datasets
         """
+        from airflow_mlw.models.registration import dataset_ids, register_model
+
         return register_model(
             workspace,
             model_path,
@@ -190,7 +192,7 @@ class Model:
             tags=tags,
             properties=properties,
             description=description,
-            dataset_version_ids=_dataset_ids(datasets),
+            dataset_version_ids=dataset_ids(datasets),
         )
 
     @staticmethod
@@ -219,9 +221,10 @@ class Model:
         ]
 
     def add_tags(self, tags: dict[str, str]) -> None:
+        from airflow_mlw.models.registration import check_tags
         from airflow_mlw.models.versions import update_tags
 
-        merged = {**self._record.tags, **_check_tags(tags)}
+        merged = {**self._record.tags, **check_tags(tags)}
         update_tags(self.workspace, self._record.id, merged)
         self._record.tags = merged
 
@@ -379,68 +382,6 @@ class InferenceConfig:
         )
 
 
-def register_model(
-    workspace: Workspace,
-    model_path: str | os.PathLike[str],
-    model_name: str,
-    *,
-    tags: dict[str, str] | None = None,
-    properties: dict[str, Any] | None = None,
-    description: str | None = None,
-    run_id: str | None = None,
-    dataset_version_ids: list[str] | None = None,
-) -> Model:
-    """``Model.register`` and ``run.register_model``: fingerprint, copy (content-addressed), record."""
-    from airflow_mlw.datasets.manifest import Manifest, ManifestEntry, build_manifest
-    from airflow_mlw.datasets.sources import Source
-    from airflow_mlw.datasets.versioning import current_task
-    from airflow_mlw.datastores.paths import join_path
-    from airflow_mlw.models.versions import check_name, register_version
-
-    check_name(model_name)
-    path = Path(model_path).expanduser().absolute()
-    if not path.exists():
-        raise WebserviceException(f"model_path {model_path} does not exist")
-    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
-        raise WebserviceException(f"model_path {model_path} is a folder without files")
-    found, _ = build_manifest(workspace, [Source(None, str(path))])
-    # Paths start with the file's or folder's own name, so renaming it makes another version.
-    named = [(f"{path.name}/{e.path}" if path.is_dir() else path.name, e) for e in found.entries]
-    fingerprint = Manifest(
-        tuple(sorted(ManifestEntry(n, e.size, e.content_hash, 0, n) for n, e in named))
-    ).fingerprint
-    prefix = join_path(STORAGE_PREFIX, model_name, fingerprint)
-    datastore = workspace.get_default_datastore()
-    datastore.upload_files(
-        ["/" + e.location for e in found.entries],
-        relative_root=path.parent,
-        target_path=prefix,
-        overwrite=False,
-        show_progress=False,
-    )
-    manifest = Manifest(
-        tuple(sorted(ManifestEntry(n, e.size, e.content_hash, 0, join_path(prefix, n)) for n, e in named))
-    )
-    location = {
-        "datastore": datastore.name,
-        "path": prefix,
-        "root": path.name,
-        "properties": _check_properties(properties),
-    }
-    record = register_version(
-        workspace,
-        model_name,
-        manifest,
-        location,
-        description=description,
-        tags=_check_tags(tags),
-        run_id=run_id,
-        dataset_version_ids=list(dataset_version_ids or []),
-        task=current_task(),
-    )
-    return Model._from_record(workspace, record)
-
-
 def _mounted_path(root: Path, name: str, version: int | str | None) -> Path:
     folder = root / name
     versions = sorted((int(p.name) for p in folder.glob("*") if p.name.isdigit()), reverse=True)
@@ -457,39 +398,6 @@ def _mounted_path(root: Path, name: str, version: int | str | None) -> Path:
         )
     entries = list((folder / str(chosen)).iterdir())
     return entries[0] if len(entries) == 1 else folder / str(chosen)
-
-
-def _check_tags(tags: dict[str, Any] | None) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
-    ):
-        raise WebserviceException(f"tags must be a dict of strings to strings, not {tags!r}")
-    return dict(tags)
-
-
-def _check_properties(properties: dict[str, Any] | None) -> dict[str, Any]:
-    if properties is None:
-        return {}
-    if not isinstance(properties, dict) or not all(isinstance(k, str) for k in properties):
-        raise WebserviceException(f"properties must be a dict with string keys, not {properties!r}")
-    return {
-        key: value if isinstance(value, int | float | bool) else str(value)
-        for key, value in properties.items()
-    }
-
-
-def _dataset_ids(datasets: list[Any] | None) -> list[str]:
-    ids = []
-    for item in datasets or []:
-        dataset = item[1] if isinstance(item, tuple) else item
-        if getattr(dataset, "id", None) is None:
-            raise WebserviceException(
-                f"dataset {dataset!r} is not registered: register it before linking it to a model"
-            )
-        ids.append(str(dataset.id))
-    return ids
 
 
 def _filter(items: Any, what: str) -> list[tuple[str, Any]]:

@@ -23,7 +23,7 @@ from airflow_mlw.registry.models import (
     ModelRow,
     ModelVersionRow,
 )
-from airflow_mlw.registry.versioned import Versioned, save_manifest
+from airflow_mlw.registry.versioned import Versioned
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -118,21 +118,18 @@ def register_version(
                 "model %r unchanged (fingerprint %s): version %d", name, fingerprint[:12], latest.version
             )
             return _record(latest, model)
-        save_manifest(store, session, manifest)
-        version = store.allocate_version(session, COUNTER_KIND, ws_id, name)
-        row = ModelVersionRow(
-            model_id=model.id,
-            version=version,
-            fingerprint=fingerprint,
-            manifest_fingerprint=fingerprint,
+        row = MODELS.add_next_version(
+            store,
+            session,
+            model,
+            COUNTER_KIND,
+            manifest,
             location=location,
             description=description,
             tags=tags,
             run_id=run_id,
             dataset_version_ids=dataset_version_ids,
         )
-        session.add(row)
-        session.flush()
         if run_id is not None or task is not None:
             dag_id, dag_run_id, task_id = task or (None, None, None)
             session.add(
@@ -146,7 +143,7 @@ def register_version(
                     task_id=task_id,
                 )
             )
-        log.info("registered model %r version %d (fingerprint %s)", name, version, fingerprint[:12])
+        log.info("registered model %r version %d (fingerprint %s)", name, row.version, fingerprint[:12])
         return _record(row, model, created=True)
 
 

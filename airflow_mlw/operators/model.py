@@ -66,7 +66,7 @@ class RegisterModelOperator(BaseOperator):
         self.workspace = workspace
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_mlw.models.model import register_model
+        from airflow_mlw.models.registration import register_model
 
         ws = workspace_or_configured(self.workspace)
         options: dict[str, Any] = {
@@ -83,18 +83,16 @@ class RegisterModelOperator(BaseOperator):
 
     def _register_step_model(self, ws: Workspace, context: Context, options: dict[str, Any]) -> Model:
         from airflow_mlw.execution.inputs import materialize_output
-        from airflow_mlw.models.model import register_model
-        from airflow_mlw.runs import SubmittedRun
+        from airflow_mlw.models.registration import register_model, register_run_model, run_input_dataset_ids
 
         record = context["ti"].xcom_pull(task_ids=self.step_task_id, key="return_value") or {}
         # A reused step's metrics, inputs and kept files are those of the run it reused.
         run_id = record.get("reused_from") or record.get("run_id")
         if not run_id:
             raise MlwError(f"task {self.step_task_id!r} pushed no step run: is it a pipeline step?")
-        run = SubmittedRun(ws, run_id)
         outputs = record.get("outputs") or {}
         if not outputs and self.output_name is None:
-            return run.register_model(self.model_name, self.model_path, **options)
+            return register_run_model(ws, run_id, self.model_name, self.model_path, **options)
         if self.output_name is None and len(outputs) != 1:
             raise MlwError(
                 f"step {self.step_task_id!r} has outputs {sorted(outputs)}: name one with output_name"
@@ -108,7 +106,7 @@ class RegisterModelOperator(BaseOperator):
             folder / (self.model_path or ""),
             self.model_name,
             run_id=run_id,
-            dataset_version_ids=run.input_dataset_ids(),
+            dataset_version_ids=run_input_dataset_ids(ws, run_id),
             **options,
         )
 

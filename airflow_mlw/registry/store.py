@@ -38,6 +38,17 @@ def mask_url(url: str) -> str:
         return "<unparseable URL>"
 
 
+def has_password(url: str) -> bool:
+    """The URL carries a password (it must not be pickled, stored in Airflow or logged)."""
+    return bool(make_url(url).password)
+
+
+def owned_row(session: Session, model: Any, key: Any, workspace_id: int) -> Any:
+    """The row of ``model`` with primary key ``key``; ``None`` when missing or of another workspace."""
+    row = session.get(model, key)
+    return row if row is not None and row.workspace_id == workspace_id else None
+
+
 def _alembic_config(connection: Any) -> Any:
     from alembic.config import Config
 

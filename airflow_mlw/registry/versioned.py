@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_mlw.registry.models import ManifestRow, utcnow
+from airflow_mlw.registry.store import owned_row
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -62,6 +63,30 @@ class Versioned:
             .with_for_update()
         ).one()
 
+    def add_next_version(
+        self,
+        store: RegistryStore,
+        session: Session,
+        parent: Any,
+        counter_kind: str,
+        manifest: Manifest,
+        **fields: Any,
+    ) -> Any:
+        """The next version of ``parent`` (locked by :meth:`lock_name`) holding ``manifest``: the
+        manifest row once per fingerprint, the number from the atomic counter, the version row."""
+        save_manifest(store, session, manifest)
+        number = store.allocate_version(session, counter_kind, parent.workspace_id, parent.name)
+        row = self.version(
+            **{self.parent_key: parent.id},
+            version=number,
+            fingerprint=manifest.fingerprint,
+            manifest_fingerprint=manifest.fingerprint,
+            **fields,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
     def latest(self, session: Session, parent_id: int) -> Any:
         return session.scalar(
             select(self.version)
@@ -104,8 +129,12 @@ class Versioned:
     def find_by_id(self, session: Session, workspace: Workspace, version_id: str) -> tuple[Any, Any]:
         """(version row, name row) of a version id of this workspace."""
         row = session.get(self.version, version_id)
-        parent = session.get(self.parent, getattr(row, self.parent_key)) if row is not None else None
-        if row is None or parent is None or parent.workspace_id != workspace._workspace_id():
+        parent = (
+            owned_row(session, self.parent, getattr(row, self.parent_key), workspace._workspace_id())
+            if row is not None
+            else None
+        )
+        if row is None or parent is None:
             raise self.not_found(
                 f"no {self.what} version with id {version_id!r} in workspace {workspace.name!r}"
             )

@@ -108,8 +108,9 @@ class SubmittedRun:
 
     def input_dataset_ids(self) -> list[str]:
         """Ids of the registered dataset versions the run read."""
-        inputs = (self._row().properties or {}).get("inputs", {})
-        return [str(record["id"]) for record in inputs.values() if record.get("id")]
+        from airflow_mlw.models.registration import run_input_dataset_ids
+
+        return run_input_dataset_ids(self.workspace, self.id)
 
     def register_model(
         self,
@@ -123,33 +124,18 @@ class SubmittedRun:
     ) -> Any:
         """Register a file or folder the run kept (``outputs/...``) as a model version linked to
         this run, its metrics and the dataset versions it read (Azure's ``run.register_model``)."""
-        import tempfile
+        from airflow_mlw.models.registration import register_run_model
 
-        from airflow_mlw.datastores.paths import join_path, normalize_path
-        from airflow_mlw.models.model import _dataset_ids, register_model
-
-        path = normalize_path(model_path or "outputs", what="model_path")
-        kept = [name for name in self.get_file_names() if name == path or name.startswith(path + "/")]
-        if not kept:
-            raise MlwError(f"run {self.id} kept no file {path!r}; it has {self.get_file_names()}")
-        datastore = self.workspace.get_default_datastore()
-        dataset_ids = self.input_dataset_ids() + _dataset_ids(datasets)
-        with tempfile.TemporaryDirectory(prefix="mlw-run-model-") as scratch:
-            for name in kept:
-                info = datastore.backend.info(join_path(f"mlw/run-files/{self.id}", name))
-                if info is None:
-                    raise MlwError(f"run {self.id}: file {name!r} is gone from datastore {datastore.name!r}")
-                datastore.backend.get_file(info, Path(scratch) / name)
-            return register_model(
-                self.workspace,
-                Path(scratch) / path,
-                model_name,
-                tags=tags,
-                properties=properties,
-                description=description,
-                run_id=self.id,
-                dataset_version_ids=dataset_ids,
-            )
+        return register_run_model(
+            self.workspace,
+            self.id,
+            model_name,
+            model_path,
+            tags=tags,
+            properties=properties,
+            description=description,
+            datasets=datasets,
+        )
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, status={self.get_status()!r})"

@@ -60,9 +60,9 @@ def _workspace_reference(workspace: Workspace | None) -> dict[str, Any]:
         return {"workspace_name": None, "registry_url": None, "config_path": None}
     registry_url = workspace._registry_url
     if registry_url:
-        from sqlalchemy.engine import make_url
+        from airflow_mlw.registry.store import has_password
 
-        if make_url(registry_url).password:
+        if has_password(registry_url):
             raise ScheduleError(
                 "a datastore watcher cannot carry a registry URL with a password; "
                 "set [mlw] registry_url in Airflow's config and use Workspace.from_config()"

@@ -274,10 +274,11 @@ class Schedule(ScheduleDefinition):
     ) -> Schedule:
         """The schedule ``id``; raises :class:`ScheduleNotFoundError`."""
         from airflow_mlw.registry.models import ScheduleRow
+        from airflow_mlw.registry.store import owned_row
 
         with workspace.store.session() as session:
-            row = session.get(ScheduleRow, id)
-            if row is None or row.workspace_id != workspace._workspace_id():
+            row = owned_row(session, ScheduleRow, id, workspace._workspace_id())
+            if row is None:
                 raise ScheduleNotFoundError(f"no schedule with id {id!r} in workspace {workspace.name!r}")
             return cls._from_row(workspace, row)
 
@@ -427,17 +428,20 @@ def _target_parameters(
     whose default version may change); raises :class:`ScheduleError` when the target is not in
     ``workspace``."""
     from airflow_mlw.registry.models import PipelineEndpointRow, PublishedPipelineRow
+    from airflow_mlw.registry.store import owned_row
 
     with workspace.store.session() as session:
         if pipeline_endpoint_id is not None:
-            endpoint = session.get(PipelineEndpointRow, pipeline_endpoint_id)
-            if endpoint is None or endpoint.workspace_id != workspace._workspace_id():
+            endpoint = owned_row(
+                session, PipelineEndpointRow, pipeline_endpoint_id, workspace._workspace_id()
+            )
+            if endpoint is None:
                 raise ScheduleError(
                     f"no pipeline endpoint with id {pipeline_endpoint_id!r} in workspace {workspace.name!r}"
                 )
             return {}
-        published = session.get(PublishedPipelineRow, pipeline_id)
-        if published is None or published.workspace_id != workspace._workspace_id():
+        published = owned_row(session, PublishedPipelineRow, pipeline_id, workspace._workspace_id())
+        if published is None:
             raise ScheduleError(
                 f"no published pipeline with id {pipeline_id!r} in workspace {workspace.name!r}"
             )

@@ -34,6 +34,7 @@ from airflow_mlw.registry.models import (
     WebserviceRow,
     WorkspaceRow,
 )
+from airflow_mlw.registry.store import owned_row
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -238,8 +239,7 @@ def latest_runs(session: Session, ws_id: int, limit: int, kind: str | None = Non
 
 
 def run(session: Session, ws_id: int, run_id: str) -> RunRow | None:
-    row = session.get(RunRow, run_id)
-    return row if row is not None and row.workspace_id == ws_id else None
+    return owned_row(session, RunRow, run_id, ws_id)  # type: ignore[no-any-return]
 
 
 def task_run(session: Session, ws_id: int, dag_id: str, dag_run_id: str, task_id: str) -> RunRow | None:
