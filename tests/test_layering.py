@@ -66,7 +66,9 @@ def floor_of(module: str) -> int:
     best: tuple[int, int] | None = None
     for floor, prefixes in FLOORS.items():
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
                 best = (floor, len(prefix))
     assert best is not None, f"{module} is on no floor: add it to FLOORS"
     return best[0]

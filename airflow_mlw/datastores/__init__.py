@@ -6,6 +6,7 @@ and settings are read from the registry on first use.
 
 from __future__ import annotations
 
+import importlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,19 @@ LOCAL_KIND = "local"
 S3_KIND = "s3"
 AZURE_BLOB_KIND = "azure_blob"
 SQL_KIND = "sql"
+
+#: Storage backend of each kind, imported when first used, with what to install when that fails.
+BACKENDS: dict[str, dict[str, str]] = {
+    LOCAL_KIND: {"class": "airflow_mlw.datastores.local.LocalBackend", "err": ""},
+    S3_KIND: {
+        "class": "airflow_mlw.datastores.s3.S3Backend",
+        "err": "S3 datastores need the s3 extra: pip install 'airflow-mlw[s3]'",
+    },
+    AZURE_BLOB_KIND: {
+        "class": "airflow_mlw.datastores.azure_blob.AzureBlobBackend",
+        "err": "Azure Blob datastores need the azure extra: pip install 'airflow-mlw[azure]'",
+    },
+}
 #: Azure's ``datastore_type`` names per kind, for code that prints or compares them.
 AZURE_TYPE_NAMES = {
     LOCAL_KIND: "LocalFolder",
@@ -118,41 +132,15 @@ class Datastore:
         """The storage backend of this datastore's kind (no I/O until a method is called)."""
         from airflow_mlw.datastores.checksums import memo_for_home
 
-        memo = memo_for_home(self.workspace.settings.home)
-        config = self.config
-        if self.kind == LOCAL_KIND:
-            from airflow_mlw.datastores.local import LocalBackend
-
-            if self.conn_id:
-                from airflow_mlw.hooks.local import LocalDatastoreHook
-
-                return LocalBackend(LocalDatastoreHook(self.conn_id).root, memo)
-            return LocalBackend(config["root"], memo)
-        if self.kind == S3_KIND:
-            from airflow_mlw.datastores.s3 import S3Backend
-
-            return S3Backend(
-                config["bucket_name"],
-                config.get("prefix") or "",
-                self.conn_id or "aws_default",
-                memo,
-                self.name,
-            )
-        if self.kind == AZURE_BLOB_KIND:
-            from airflow_mlw.datastores.azure_blob import AzureBlobBackend
-            from airflow_mlw.datastores.credentials import decrypt_secret
-
-            secret = decrypt_secret(self._record["secret"]) if self._record["secret"] else None
-            return AzureBlobBackend(
-                config["container_name"],
-                config["account_name"],
-                config.get("endpoint"),
-                secret,
-                self.conn_id,
-                memo,
-                self.name,
-            )
-        raise MlwError(f"datastore {self.name!r} of kind {self.kind!r} holds no files")
+        entry = BACKENDS.get(self.kind)
+        if entry is None:
+            raise MlwError(f"datastore {self.name!r} of kind {self.kind!r} holds no files")
+        module, _, name = entry["class"].rpartition(".")
+        try:
+            backend_class = getattr(importlib.import_module(module), name)
+        except ImportError:
+            raise MlwError(f"datastore {self.name!r}: {entry['err']}") from None
+        return backend_class.for_datastore(self, memo_for_home(self.workspace.settings.home))  # type: ignore[no-any-return]
 
     def upload(
         self,

@@ -43,6 +43,21 @@ class AzureBlobBackend(StorageBackend):
 
     kind = "azure_blob"
 
+    @classmethod
+    def for_datastore(cls, datastore: Any, memo: ContentHashMemo) -> AzureBlobBackend:
+        from airflow_mlw.datastores.credentials import decrypt_secret
+
+        config, secret = datastore.config, datastore._record["secret"]
+        return cls(
+            config["container_name"],
+            config["account_name"],
+            config.get("endpoint"),
+            decrypt_secret(secret) if secret else None,
+            datastore.conn_id,
+            memo,
+            datastore.name,
+        )
+
     def __init__(
         self,
         container: str,

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from airflow_mlw.datastores.checksums import ContentHashMemo
 
@@ -40,6 +40,11 @@ class StorageBackend(abc.ABC):
 
     def __init__(self, memo: ContentHashMemo) -> None:
         self.memo = memo
+
+    @classmethod
+    def for_datastore(cls, datastore: Any, memo: ContentHashMemo) -> StorageBackend:
+        """The backend of a registered datastore (its config, connection and stored secret)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def list(self, prefix: str = "") -> Iterator[FileInfo]:

@@ -13,7 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from airflow_mlw.datastores.base import FileInfo, StorageBackend
 from airflow_mlw.datastores.checksums import CHUNK, SHA256, ContentHashMemo, new_digest
@@ -107,6 +107,14 @@ class LocalBackend(StorageBackend):
     """
 
     kind = "local"
+
+    @classmethod
+    def for_datastore(cls, datastore: Any, memo: ContentHashMemo) -> LocalBackend:
+        if datastore.conn_id:
+            from airflow_mlw.hooks.local import LocalDatastoreHook
+
+            return cls(LocalDatastoreHook(datastore.conn_id).root, memo)
+        return cls(datastore.config["root"], memo)
 
     def __init__(self, root: str | os.PathLike[str], memo: ContentHashMemo) -> None:
         super().__init__(memo)

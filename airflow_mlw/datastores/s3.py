@@ -45,6 +45,17 @@ class S3Backend(StorageBackend):
 
     kind = "s3"
 
+    @classmethod
+    def for_datastore(cls, datastore: Any, memo: ContentHashMemo) -> S3Backend:
+        config = datastore.config
+        return cls(
+            config["bucket_name"],
+            config.get("prefix") or "",
+            datastore.conn_id or "aws_default",
+            memo,
+            datastore.name,
+        )
+
     def __init__(
         self, bucket: str, prefix: str, aws_conn_id: str, memo: ContentHashMemo, datastore: str = ""
     ) -> None:

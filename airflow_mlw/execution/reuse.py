@@ -24,12 +24,13 @@ import os
 import time
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from airflow_mlw.datastores import Datastore
+from airflow_mlw.datastores.checksums import memo_for_home
+from airflow_mlw.execution.inputs import StepInput
 from airflow_mlw.execution.outputs import output_exists
-
-if TYPE_CHECKING:
-    from airflow_mlw.execution.inputs import StepInput
+from airflow_mlw.registry.models import ReuseLeaseRow, RunRow
 
 log = logging.getLogger(__name__)
 KEY_SCHEMA = 1
@@ -125,8 +126,6 @@ def key_document(
     :param outputs: the step's output specs (``name``, ``datastore``, ``destination``)
     :param environment: the environment's identity (spec hash; for Docker the image tag)
     """
-    from airflow_mlw.datastores import Datastore
-    from airflow_mlw.datastores.checksums import memo_for_home
 
     tree, files = source_tree(source_directory, memo_for_home(workspace.settings.home))
     fingerprints, inputs_info = {}, {}
@@ -222,8 +221,6 @@ def find_hit(workspace: Any, key: str) -> Any:
     """The latest finished run with ``key`` whose outputs all still exist, or ``None``."""
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import RunRow
-
     with workspace.store.session() as session:
         rows = session.scalars(
             select(RunRow)
@@ -249,8 +246,6 @@ def last_run_of_step(workspace: Any, step_name: str, dag_id: str, exclude: str) 
     """The key document of the last finished run of the same step (for explaining a miss)."""
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import RunRow
-
     with workspace.store.session() as session:
         document = session.scalar(
             select(RunRow.key_document)
@@ -271,8 +266,6 @@ def last_run_of_step(workspace: Any, step_name: str, dag_id: str, exclude: str) 
 def acquire_lease(workspace: Any, key: str, holder: str) -> bool:
     """Single flight: True when this run may compute ``key``; False while another live run holds it."""
     from datetime import datetime
-
-    from airflow_mlw.registry.models import ReuseLeaseRow
 
     now = datetime.now(UTC)
     ws_id = workspace._workspace_id()
@@ -298,8 +291,6 @@ def acquire_lease(workspace: Any, key: str, holder: str) -> bool:
 
 def release_lease(workspace: Any, key: str, holder: str) -> None:
     from sqlalchemy import delete
-
-    from airflow_mlw.registry.models import ReuseLeaseRow
 
     with workspace.store.session(write=True) as session:
         session.execute(

@@ -1,1 +1,1 @@
-"""``azureml.pipeline`` -> ``airflow_mlw.pipeline`` (façade)."""
+"""Azure-style façade (``azureml.pipeline`` -> ``airflow_mlw.pipeline``); re-exports only."""

@@ -22,14 +22,22 @@ from typing import Annotated, Any
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, Body, HTTPException
 
-from airflow_mlw.exceptions import MlwError
+from airflow_mlw.exceptions import MlwError, WorkspaceNotFoundError
+from airflow_mlw.pipelines.publish import (
+    PipelineEndpoint,
+    PipelineParameterError,
+    PublishedPipeline,
+    PublishedPipelineNotFound,
+)
+from airflow_mlw.runs.pipeline_run import PipelineRun
+from airflow_mlw.runs.triggering import pipeline_run_status, trigger_on_server
+from airflow_mlw.workspace import Workspace
 
 #: Azure's request body: ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments``, ``Tags``.
 RunBody = Annotated[dict[str, Any] | None, Body()]
 
 
 def _workspace(name: str | None = None) -> Any:
-    from airflow_mlw.workspace import Workspace
 
     if name is None:
         return Workspace.from_config()
@@ -37,8 +45,6 @@ def _workspace(name: str | None = None) -> Any:
 
 
 def _fail(exc: MlwError) -> HTTPException:
-    from airflow_mlw.exceptions import WorkspaceNotFoundError
-    from airflow_mlw.pipelines.publish import PipelineParameterError, PublishedPipelineNotFound
 
     if isinstance(exc, PublishedPipelineNotFound | WorkspaceNotFoundError):
         return HTTPException(404, str(exc))
@@ -50,8 +56,6 @@ def _fail(exc: MlwError) -> HTTPException:
 def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: Any) -> dict[str, Any]:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-
-    from airflow_mlw.runs.triggering import trigger_on_server
 
     allowed = get_auth_manager().is_authorized_dag(
         method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=published.dag_id), user=user
@@ -78,13 +82,11 @@ def create_router() -> APIRouter:
 
     @router.get("/api/pipelines")
     def list_pipelines() -> list[dict[str, Any]]:
-        from airflow_mlw.pipelines.publish import PublishedPipeline
 
         return [p.to_json() for p in PublishedPipeline.list(_workspace())]
 
     @router.get("/api/endpoints")
     def list_endpoints() -> list[dict[str, Any]]:
-        from airflow_mlw.pipelines.publish import PipelineEndpoint
 
         return [e.to_json() for e in PipelineEndpoint.list(_workspace())]
 
@@ -95,7 +97,6 @@ def create_router() -> APIRouter:
         version: str | None = None,
         body: RunBody = None,
     ) -> dict[str, Any]:
-        from airflow_mlw.pipelines.publish import PublishedPipeline
 
         try:
             ws = _workspace()
@@ -114,8 +115,6 @@ def create_router() -> APIRouter:
 
     @router.get("/api/runs/{run_id}")
     def get_run(run_id: str) -> dict[str, Any]:
-        from airflow_mlw.runs.pipeline_run import PipelineRun
-        from airflow_mlw.runs.triggering import pipeline_run_status
 
         try:
             ws = _workspace()
@@ -157,7 +156,6 @@ def create_router() -> APIRouter:
         user: GetUserDep,
         body: RunBody = None,
     ) -> dict[str, Any]:
-        from airflow_mlw.pipelines.publish import PublishedPipeline
 
         try:
             ws = _workspace(workspace_name)
@@ -196,7 +194,6 @@ def _run_endpoint(
     body: dict[str, Any] | None,
     user: Any,
 ) -> dict[str, Any]:
-    from airflow_mlw.pipelines.publish import PipelineEndpoint
 
     try:
         ws = _workspace(workspace_name)

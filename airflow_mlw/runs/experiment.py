@@ -11,12 +11,22 @@ from typing import Any
 
 from sqlalchemy import select
 
+from airflow_mlw.compute import ComputeTarget
+from airflow_mlw.dag_builder import pipeline_dag, script_operator
+from airflow_mlw.environments.spec import Environment
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution import records
 from airflow_mlw.naming import safe_id
+from airflow_mlw.pipelines.data import DataPath
+from airflow_mlw.pipelines.graph import Pipeline
+from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
+from airflow_mlw.pipelines.steps import PythonScriptStep
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.runs.config import ScriptRunConfig
+from airflow_mlw.runs.inprocess import run_dag
+from airflow_mlw.runs.pipeline_run import ScriptOverRestRun
 from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun
+from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
 
 
 def dag_id_for(experiment: str, run_id: str) -> str:
@@ -35,8 +45,6 @@ class Experiment:
 
         :param kwargs: for pipelines, ``pipeline_parameters`` and ``regenerate_outputs``
         """
-        from airflow_mlw.pipelines.graph import Pipeline
-        from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
 
         if isinstance(config, Pipeline):
             return self._submit_pipeline(config, tags or {}, **kwargs)
@@ -56,7 +64,6 @@ class Experiment:
         if self.workspace.settings.api_url:
             return self._submit_script_over_rest(config, tags or {})
         dag, run_id = self._script_dag(config, tags or {})
-        from airflow_mlw.runs.inprocess import run_dag
 
         dag_run = run_dag(dag)
         run = SubmittedRun(self.workspace, run_id)
@@ -72,15 +79,12 @@ class Experiment:
         regenerate_outputs: bool = False,
         **_: Any,
     ) -> Any:
-        from airflow_mlw.dag_builder import pipeline_dag
-        from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
 
         unknown = sorted(set(pipeline_parameters or {}) - set(pipeline.parameters()))
         if unknown:
             raise MlwError(
                 f"unknown pipeline parameter(s) {unknown}; the pipeline has {sorted(pipeline.parameters())}"
             )
-        from airflow_mlw.pipelines.data import DataPath
 
         values = {
             k: v.to_json() if isinstance(v, DataPath) else v for k, v in (pipeline_parameters or {}).items()
@@ -97,10 +101,6 @@ class Experiment:
 
     def _submit_script_over_rest(self, config: ScriptRunConfig, tags: dict[str, str]) -> Any:
         """The script as a one-task DAG in the deployment: a one-step pipeline that never reuses."""
-        from airflow_mlw.pipelines.graph import Pipeline
-        from airflow_mlw.pipelines.steps import PythonScriptStep
-        from airflow_mlw.runs.pipeline_run import ScriptOverRestRun
-        from airflow_mlw.runs.triggering import submit_over_rest
 
         script = str(config.script)
         if not (Path(config.source_directory) / script).is_file():
@@ -118,10 +118,6 @@ class Experiment:
 
     def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
         from airflow.sdk import DAG
-
-        from airflow_mlw.compute import ComputeTarget
-        from airflow_mlw.dag_builder import script_operator
-        from airflow_mlw.environments.spec import Environment
 
         target = config.compute_target or "local"
         target_name = target if isinstance(target, str) else target.name

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from airflow_mlw.api_client import ApiClient
+from airflow_mlw.datastores import Datastore
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.runs.submitted import SubmittedRun
@@ -29,7 +31,6 @@ class PortDataReference:
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
         """Copy the output's files into ``local_path/<path_on_datastore>`` (as Azure does); returns that folder."""
-        from airflow_mlw.datastores import Datastore
 
         Datastore(self.workspace, self.datastore_name).download(
             local_path, prefix=self.path_on_datastore, overwrite=overwrite, show_progress=show_progress
@@ -103,8 +104,6 @@ class PipelineRun(SubmittedRun):
         if status in ("Finished", "Failed", "Canceled"):
             return status
         if self.workspace.settings.api_url:
-            from airflow_mlw.api_client import ApiClient
-
             answer = ApiClient.from_settings(self.workspace.settings).request(
                 "GET", f"/mlw/api/runs/{self.id}"
             )

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.datastores.paths import join_path
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution import records
+from airflow_mlw.models.registration import register_run_model, run_input_dataset_ids
 from airflow_mlw.registry.models import RunRow
 
 if TYPE_CHECKING:
@@ -44,6 +46,8 @@ class SubmittedRun:
 
     @property
     def experiment(self) -> Experiment:
+        from airflow_mlw.runs.experiment import Experiment  # it imports this module
+
         return Experiment(self.workspace, self._row().experiment_name or "")
 
     @property
@@ -95,7 +99,6 @@ class SubmittedRun:
         target = Path(output_file_path or Path(name).name)
         if target.is_dir():
             target = target / Path(name).name
-        from airflow_mlw.datastores.paths import join_path
 
         info = datastore.backend.info(join_path(f"mlw/run-files/{self.id}", name))
         if info is None:
@@ -108,7 +111,6 @@ class SubmittedRun:
 
     def input_dataset_ids(self) -> list[str]:
         """Ids of the registered dataset versions the run read."""
-        from airflow_mlw.models.registration import run_input_dataset_ids
 
         return run_input_dataset_ids(self.workspace, self.id)
 
@@ -124,7 +126,6 @@ class SubmittedRun:
     ) -> Any:
         """Register a file or folder the run kept (``outputs/...``) as a model version linked to
         this run, its metrics and the dataset versions it read (Azure's ``run.register_model``)."""
-        from airflow_mlw.models.registration import register_run_model
 
         return register_run_model(
             self.workspace,

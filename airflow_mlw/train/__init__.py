@@ -1,1 +1,1 @@
-"""``azureml.train`` -> ``airflow_mlw.train``."""
+"""Azure-style façade (``azureml.train`` -> ``airflow_mlw.train``); re-exports only."""

@@ -1,4 +1,4 @@
-"""``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core`` (lazy re-exports)."""
+"""Azure-style façade (``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core``); re-exports only, lazily."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``azureml.pipeline.steps`` -> ``airflow_mlw.pipeline.steps``."""
+"""Azure-style façade (``azureml.pipeline.steps`` -> ``airflow_mlw.pipeline.steps``); re-exports only."""
 
 from airflow_mlw.pipelines.steps import CommandStep, EstimatorStep, PythonScriptStep
 
