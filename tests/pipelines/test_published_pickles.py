@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airflow_mlw.execution.inputs import DatasetInput, DataPathParameter, UpstreamOutput
+from airflow_mlw.execution.inputs import DataPathParameter, DatasetInput, UpstreamOutput
 from airflow_mlw.pipelines.publish import load_published_dag
 
 FIXTURE = Path(__file__).parent / "data" / "published_before_issue14.json"
