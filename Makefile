@@ -1,30 +1,39 @@
 # The two commands of the README: `make run` (the main job) and `make test` (the test suite).
-# Each creates the project venv (.venv) and installs what it needs on first use.
+# Each creates the project venv (.venv) and installs what it needs on first use: `run` only the
+# examples extra (pandas, pyarrow, scikit-learn), `test`/`lint`/`bench` the test extras.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+RUN_STAMP := $(VENV)/.installed-examples
+TEST_STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(RUN_STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
-	touch $(STAMP)
+	$(PIP) -e '.[examples]'
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+# The test extras include the examples extra, so this stamp also stands for the run stamp.
+$(TEST_STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[test]'
+	touch $(TEST_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python dags_examples/seed_pipelines.py
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy airflow_mlw
 
-test: $(STAMP) lint
+test: $(TEST_STAMP) lint
 	scripts/system-deps.sh
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py --markdown test-artifacts/benchmarks.md
 
 clean:
