@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.execution.inputs import UpstreamOutput, inputs_of
+from airflow_mlw.execution.inputs import (
+    StepInput,
+    UpstreamOutput,
+    input_name,
+    inputs_of,
+    is_input,
+    typed_inputs,
+)
 from airflow_mlw.naming import safe_id
 
 if TYPE_CHECKING:
@@ -77,6 +84,42 @@ def script_operator(
         kwargs["queue"] = compute_config.get("queue") or compute_target
         kwargs["pool"] = f"mlw-{compute_target}"
     return operator_class(**kwargs)
+
+
+def script_run_data(
+    script: str, arguments: list[Any], inputs: list[Any]
+) -> tuple[list[str], list[StepInput], list[dict[str, Any]]]:
+    """A script run's data wired as a pipeline step's: (arguments as strings with inputs and outputs
+    as path marks, typed inputs, output specs). Dataset consumptions, ``DataReference``s and
+    ``(PipelineParameter(DataPath), DataPathComputeBinding)`` pairs are inputs; ``PipelineData`` /
+    ``OutputFileDatasetConfig`` are outputs the script writes (committed and registered as in a step).
+    """
+    from airflow_mlw.pipelines.data import (
+        INPUT_MARK,
+        OUTPUT_MARK,
+        DataPathInput,
+        PipelineData,
+        PipelineParameter,
+    )
+
+    rendered: list[str] = []
+    readers = [DataPathInput.wrap(item) for item in inputs]
+    outputs: list[dict[str, Any]] = []
+    for argument in (DataPathInput.wrap(a) for a in arguments):
+        if isinstance(argument, PipelineData):
+            rendered.append(OUTPUT_MARK.format(argument.origin.name))
+            if all(spec["name"] != argument.origin.name for spec in outputs):
+                outputs.append(argument.output_spec())
+        elif is_input(argument):
+            rendered.append(INPUT_MARK.format(input_name(argument)))
+            readers.append(argument)
+        elif isinstance(argument, PipelineParameter | DataPathInput):
+            raise MlwError(
+                f"script {script!r}: PipelineParameter {argument.name!r} is for pipelines; pass its value"
+            )
+        else:
+            rendered.append(str(argument))
+    return rendered, typed_inputs(f"script {script!r}", readers), outputs
 
 
 def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str | None = None) -> Any:

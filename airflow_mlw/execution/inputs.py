@@ -205,17 +205,39 @@ class DataPathParameter(StepInput):
 
 def inputs_of(step: PipelineStep, task_id_for: Callable[[PipelineStep], str]) -> list[StepInput]:
     """The typed inputs of ``step``: its ``inputs`` and the data it reads through ``arguments``."""
+    read_in_arguments = [
+        a for a in step.arguments if isinstance(a, PipelineData) and a.origin._producer is not step
+    ]
+    return typed_inputs(f"step {step.name!r}", step.inputs + read_in_arguments, task_id_for)
+
+
+def is_input(item: Any) -> bool:
+    """``item`` (an argument of a script run) is data the script reads."""
+    consumption = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
+    reference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
+    return isinstance(item, consumption | reference | DataPathInput)
+
+
+def typed_inputs(
+    owner: str, items: list[Any], task_id_for: Callable[[PipelineStep], str] | None = None
+) -> list[StepInput]:
+    """One typed input per item (an item named twice counts once).
+
+    :param owner: the step or script, for errors
+    :param task_id_for: task id of a producing step (pipelines only)
+    """
     # Only a loaded module's classes can have instances: unneeded modules stay unimported at parse.
     consumption = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
     reference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
 
     found: list[StepInput] = []
-    read_in_arguments = [
-        a for a in step.arguments if isinstance(a, PipelineData) and a.origin._producer is not step
-    ]
-    for item in step.inputs + read_in_arguments:
+    for item in items:
         typed: StepInput
         if isinstance(item, PipelineData):
+            if task_id_for is None or item.origin._producer is None:
+                raise MlwError(
+                    f"{owner}: {item.name!r} is an output of no step of this run; it cannot be read"
+                )
             typed = UpstreamOutput(
                 item.input_name, item.mode, task_id_for(item.origin._producer), item.origin.name
             )
@@ -229,16 +251,27 @@ def inputs_of(step: PipelineStep, task_id_for: Callable[[PipelineStep], str]) ->
             typed = DataPathParameter(item.name, item.binding.mode, item.parameter.name)
         elif isinstance(item, reference):
             typed = DatastorePath(
-                item.data_reference_name or item.datastore._requested_name or "data",
+                reference_name(item),
                 item.mode,
                 item.datastore._requested_name,
                 item.path_on_datastore,
             )
         else:
-            raise MlwError(f"step {step.name!r}: unsupported input {item!r}")
+            raise MlwError(f"{owner}: unsupported input {item!r}")
         if typed not in found and typed.name not in {i.name for i in found}:
             found.append(typed)
     return found
+
+
+def reference_name(item: Any) -> str:
+    """The input name of a ``DataReference`` (its own name, else its datastore's)."""
+    return str(item.data_reference_name or item.datastore._requested_name or "data")
+
+
+def input_name(item: Any) -> str:
+    """The name a script sees an input item under (``run.input_datasets[name]``, the path mark)."""
+    reference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
+    return reference_name(item) if isinstance(item, reference) else str(item.name)
 
 
 # -- materialising ---------------------------------------------------------------------------------

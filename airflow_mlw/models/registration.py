@@ -90,7 +90,8 @@ def run_properties(workspace: Workspace, run_id: str) -> dict[str, Any]:
 def run_input_dataset_ids(workspace: Workspace, run_id: str) -> list[str]:
     """Ids of the registered dataset versions a run read."""
     inputs = run_properties(workspace, run_id).get("inputs", {})
-    return [str(record["id"]) for record in inputs.values() if record.get("id")]
+    # One dataset version read under two names (mounted and downloaded) is one id.
+    return list(dict.fromkeys(str(record["id"]) for record in inputs.values() if record.get("id")))
 
 
 def register_run_model(

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from airflow_mlw.compute import ComputeTarget
-from airflow_mlw.dag_builder import pipeline_dag, script_operator
-from airflow_mlw.environments.spec import Environment
+from airflow_mlw.dag_builder import pipeline_dag, script_operator, script_run_data
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution import records
 from airflow_mlw.naming import safe_id
@@ -108,12 +107,18 @@ class Experiment:
         step = PythonScriptStep(
             script,
             arguments=list(config.arguments),
+            inputs=list(config.inputs),
             compute_target=config.compute_target or "local",
             source_directory=config.source_directory,
             allow_reuse=False,
         )
-        step.environment = config.environment
-        run = submit_over_rest(Pipeline(self.workspace, [step]), self.name, {}, tags)
+        step.environment = config.run_environment()
+        try:
+            run = submit_over_rest(Pipeline(self.workspace, [step]), self.name, {}, tags)
+        finally:
+            # The outputs belong to this one-off step only: the config may be submitted again.
+            for output in step.outputs:
+                output.origin._producer = None
         return ScriptOverRestRun(self.workspace, run.id)
 
     def _script_dag(self, config: ScriptRunConfig, tags: dict[str, str]) -> tuple[Any, str]:
@@ -131,14 +136,17 @@ class Experiment:
             compute_target=target_name,
             tags=tags,
         )
+        arguments, inputs, outputs = script_run_data(str(config.script), config.arguments, config.inputs)
         dag_id = dag_id_for(self.name, run_id)
         with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:
             script_operator(
                 task_id="script",
                 source_directory=str(Path(config.source_directory).resolve()),
                 script=str(config.script),
-                arguments=config.arguments,
-                environment=config.environment or Environment("default"),
+                arguments=arguments,
+                inputs=inputs,
+                outputs=outputs,
+                environment=config.run_environment(),
                 compute_kind=compute.kind,
                 compute_config=compute.config,
                 compute_target=target_name,
