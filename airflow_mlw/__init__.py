@@ -1,7 +1,8 @@
 """airflow_mlw: Azure Machine Learning (SDK v1) workspaces as an Apache Airflow 3 provider.
 
 Short-style imports (``from airflow_mlw import Workspace``) resolve lazily, so importing the
-package loads no Airflow, SQLAlchemy, pandas or Docker code.
+package loads no Airflow, SQLAlchemy, pandas or Docker code. Every public subpackage is an
+attribute too, imported on first access (``import airflow_mlw; airflow_mlw.pipeline.core.PipelineData``).
 
 The package is built in floors, bottom to top (``tests/test_layering.py`` keeps the table):
 L0 ``exceptions``, ``config``, ``naming``, ``run``, ``runtime``, ``urls``, ``hooks``, ``api_client``;
@@ -35,4 +36,5 @@ __getattr__, __dir__ = lazy_exports(
         "PythonScriptStep": "airflow_mlw.pipelines",
         "MlwError": "airflow_mlw.exceptions",
     },
+    submodules=True,
 )

@@ -8,17 +8,21 @@ from typing import Any
 
 
 def lazy_exports(
-    module_name: str, exports: dict[str, str]
+    module_name: str, exports: dict[str, str], submodules: bool = False
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return ``__getattr__`` and ``__dir__`` for a module re-exporting ``exports``.
 
     :param module_name: the ``__name__`` of the re-exporting module
     :param exports: public name -> ``"package.module"`` (attribute of the same name) or
         ``"package.module:attribute"``
+    :param submodules: a package's public submodules are attributes too, imported on first
+        access (``import azureml.core`` makes ``azureml.data.…`` reachable; so does this)
     """
 
     def __getattr__(name: str) -> Any:
         target = exports.get(name)
+        if target is None and submodules and not name.startswith("_") and _has_submodule(module_name, name):
+            return importlib.import_module(f"{module_name}.{name}")
         if target is None:
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         path, _, attribute = target.partition(":")
@@ -28,9 +32,23 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(exports)
+        return sorted(set(exports) | (set(_public_submodules(module_name)) if submodules else set()))
 
     return __getattr__, __dir__
+
+
+def _has_submodule(package: str, name: str) -> bool:
+    return name in _public_submodules(package)
+
+
+def _public_submodules(package: str) -> list[str]:
+    import pkgutil
+    import sys
+
+    path = getattr(sys.modules.get(package), "__path__", None)
+    if path is None:
+        return []
+    return [info.name for info in pkgutil.iter_modules(path) if not info.name.startswith("_")]
 
 
 def loaded_class(module: str, name: str) -> Any:

@@ -41,8 +41,20 @@ OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "pip_index_url": ("Package index used by image and virtualenv builds.", "https://pypi.org/simple"),
     "pip_extra_index_url": ("Extra package index used by builds.", "https://mirror.example/simple"),
-    "conda_packages_via": ("`conda` (micromamba in the image) or `pip` for air-gapped mirrors.", "conda"),
-    "api_url": ("Airflow api-server base URL; when set, submissions go over REST.", "http://localhost:8080"),
+    "conda_packages_via": (
+        "How image builds install conda packages: `auto` (conda when the channel answers and the base "
+        "image has conda or micromamba, else their names from the pip index), `conda` or `pip`.",
+        "auto",
+    ),
+    "api_url": (
+        "Airflow api-server base URL; when set, submissions go over REST. Published pipelines' "
+        "`.endpoint` URLs are on it (default: Airflow's [api] base_url).",
+        "http://localhost:8080",
+    ),
+    "publish_timeout": (
+        "Seconds `publish()` waits for the dag-processor to parse a published pipeline's DAG file.",
+        "120",
+    ),
 }
 
 
@@ -64,8 +76,9 @@ class MlwSettings:
     build_ca_bundle: str | None = None
     pip_index_url: str | None = None
     pip_extra_index_url: str | None = None
-    conda_packages_via: str = "conda"
+    conda_packages_via: str = "auto"
     api_url: str | None = None
+    publish_timeout: float = 120.0
     source: str = field(default="embedded default", compare=False)
 
     @property
@@ -170,8 +183,16 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(f"unknown [mlw] setting(s): {', '.join(unknown)}")
-    if values.get("conda_packages_via", "conda") not in ("conda", "pip"):
+    if values.get("conda_packages_via", "auto") not in ("auto", "conda", "pip"):
         raise ConfigError(
-            f"[mlw] conda_packages_via must be 'conda' or 'pip', not {values['conda_packages_via']!r}"
+            f"[mlw] conda_packages_via must be 'auto', 'conda' or 'pip', not {values['conda_packages_via']!r}"
         )
+    if "publish_timeout" in values:
+        given = values["publish_timeout"]
+        try:
+            values["publish_timeout"] = float(given)
+        except (TypeError, ValueError):
+            values["publish_timeout"] = -1.0
+        if not values["publish_timeout"] > 0:
+            raise ConfigError(f"[mlw] publish_timeout must be a positive number of seconds, not {given!r}")
     return replace(MlwSettings(), source=source, **values)

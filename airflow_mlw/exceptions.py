@@ -7,7 +7,15 @@ class MlwError(Exception):
     """Base class of every error a user of airflow_mlw can cause."""
 
 
-class ConfigError(MlwError):
+class UserErrorException(MlwError):
+    """An error in what the user asked for (Azure's name, kept for ported ``except`` clauses)."""
+
+
+class ActivityFailedException(MlwError):
+    """A run or step failed (Azure's name, kept for ported ``except`` clauses)."""
+
+
+class ConfigError(UserErrorException):
     """A configuration file or setting is missing, unreadable or malformed."""
 
 
@@ -19,23 +27,23 @@ class RegistryUnavailableError(RegistryError):
     """The registry database does not answer at the configured URL."""
 
 
-class WorkspaceNotFoundError(MlwError):
+class WorkspaceNotFoundError(UserErrorException):
     """No workspace of that name exists in the registry."""
 
 
-class WorkspaceExistsError(MlwError):
+class WorkspaceExistsError(UserErrorException):
     """A workspace of that name already exists."""
 
 
-class DatastoreNotFoundError(MlwError):
+class DatastoreNotFoundError(UserErrorException):
     """No datastore of that name is registered in the workspace."""
 
 
-class DatastoreExistsError(MlwError):
+class DatastoreExistsError(UserErrorException):
     """A datastore of that name is already registered in the workspace."""
 
 
-class DatastorePathError(MlwError):
+class DatastorePathError(UserErrorException):
     """A datastore path is malformed or escapes the datastore root."""
 
 
@@ -51,7 +59,7 @@ class ChecksumMismatchError(MlwError):
     """A file's checksum after transfer differs from the source's."""
 
 
-class DatasetError(MlwError):
+class DatasetError(UserErrorException):
     """A dataset definition, registration or read failed because of its input."""
 
 
@@ -76,15 +84,15 @@ class DatasetDriftError(DatasetError):
         self.changed, self.added, self.removed = changed, added, removed
 
 
-class MlwEnvironmentError(MlwError):
+class MlwEnvironmentError(UserErrorException):
     """An environment definition, registration or image build failed because of its input."""
 
 
-class ComputeTargetException(MlwError):
+class ComputeTargetException(UserErrorException):
     """An unknown or misconfigured compute target (Azure's name, kept for ported code)."""
 
 
-class ScriptFailedError(MlwError):
+class ScriptFailedError(ActivityFailedException):
     """A script exited non-zero; the message carries the exit code and the tail of its stderr."""
 
 
@@ -94,3 +102,15 @@ class WebserviceException(MlwError):
 
 class ModelNotFoundError(WebserviceException):
     """No model (or no such version) of that name in the workspace."""
+
+
+class RunConfigurationError(UserErrorException):
+    """A run configuration value out of range (a node or process count below 1, a wrong type)."""
+
+
+class RunError(UserErrorException):
+    """A run was used in a way Azure refuses (a property set twice, a metric on a finished run...)."""
+
+
+class RunNotFoundError(RunError):
+    """No run with that id in the workspace."""

@@ -26,6 +26,14 @@ def api_base_url() -> str:
     return (conf.get("api", "base_url", fallback="") or "").rstrip("/")
 
 
+def api_server_url() -> str:
+    """Where clients reach the api-server: ``[api] base_url``, else ``http://localhost:<[api] port>``
+    (Airflow's own fallback for links)."""
+    from airflow.configuration import conf
+
+    return api_base_url() or f"http://localhost:{conf.getint('api', 'port', fallback=8080)}"
+
+
 def ui_path(page: str = "") -> str:
     """Path of an ML Workspace page on the api-server, below the path of ``[api] base_url``."""
     return f"{urlsplit(api_base_url()).path}{URL_PREFIX}{UI_PREFIX}/{page}"

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlw.config import DEFAULT_DATASTORE_NAME, MlwSettings, load_settings
 from airflow_mlw.exceptions import WorkspaceExistsError, WorkspaceNotFoundError
 
+#: ``ws.location`` of every workspace: the Azure region's counterpart here.
+LOCATION = "local"
+
 if TYPE_CHECKING:
     from airflow_mlw.datastores import Datastore
     from airflow_mlw.registry.store import RegistryStore
@@ -25,7 +28,8 @@ class Workspace:
     """A workspace in the registry.
 
     Azure's signature is kept so ported code runs; the Azure-only values are kept for display and
-    are ``None`` by default.
+    are strings, as Azure's are (``location`` is ``"local"``, the other two empty by default), so
+    ``'Azure region: ' + ws.location`` works.
 
     :param subscription_id: Azure only; kept for display
     :param resource_group: Azure only; kept for display
@@ -45,9 +49,9 @@ class Workspace:
         _config_path: str | os.PathLike[str] | None = None,
         _create_if_missing: bool = False,
     ) -> None:
-        self.subscription_id = subscription_id
-        self.resource_group = resource_group
-        self.location = _location
+        self.subscription_id: str = subscription_id or ""
+        self.resource_group: str = resource_group or ""
+        self.location: str = _location or LOCATION
         self._workspace_name = workspace_name
         self._registry_url = registry_url
         self._config_path = _config_path
@@ -77,6 +81,10 @@ class Workspace:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        # Pickled before these were strings.
+        self.subscription_id = self.subscription_id or ""
+        self.resource_group = self.resource_group or ""
+        self.location = self.location or LOCATION
         self._row_lock = threading.Lock()
 
     # -- construction -----------------------------------------------------------------------------
@@ -305,6 +313,27 @@ class Workspace:
 
         return {experiment.name: experiment for experiment in Experiment.list(self)}
 
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Latest version of every registered dataset, by name (Azure's ``ws.datasets``)."""
+        from airflow_mlw.datasets import Dataset
+
+        return dict(Dataset.get_all(self))
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Latest version of every registered model, by name (Azure's ``ws.models``)."""
+        from airflow_mlw.models.model import Model
+
+        return {model.name: model for model in Model.list(self, latest=True)}
+
+    @property
+    def webservices(self) -> dict[str, Any]:
+        """Scoring services by name (Azure's ``ws.webservices``)."""
+        from airflow_mlw.models.service import Webservice
+
+        return {service.name: service for service in Webservice.list(self)}
+
     def resolve_datastore_name(self, name: str) -> str:
         """Azure's built-in names ``workspaceblobstore`` / ``workspacefilestore`` mean the default."""
         if name in ("workspaceblobstore", "workspacefilestore"):
@@ -314,11 +343,31 @@ class Workspace:
     # -- display ------------------------------------------------------------------------------------
 
     def get_details(self) -> dict[str, Any]:
-        """What the workspace holds, as a dict (Azure's ``get_details``)."""
+        """What the workspace holds, as a dict: Azure's ``get_details`` keys where they mean something
+        here (``id``, ``name``, ``location``, ``resourceGroup``, ``subscriptionId``, ``workspaceid``,
+        ``description``, ``friendlyName``, ``tags``, ``creationTime``, ``provisioningState``), then
+        this workspace's registry, home and datastores."""
+        from airflow_mlw.registry.models import WorkspaceRow
+
+        workspace_id = self._workspace_id()
+        with self.store.session() as session:
+            row = session.get(WorkspaceRow, workspace_id)
+            assert row is not None
+            description, tags, created = row.description, dict(row.tags or {}), row.created_at
         default = self.get_default_datastore()
         return {
+            "id": self._azure_id(),
             "name": self.name,
-            "id": self._workspace_id(),
+            "location": self.location,
+            "resourceGroup": self.resource_group,
+            "subscriptionId": self.subscription_id,
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "workspaceid": str(workspace_id),
+            "description": description or "",
+            "friendlyName": self.name,
+            "tags": tags,
+            "creationTime": created.isoformat() if created else None,
+            "provisioningState": "Succeeded",
             "registry": self.registry_url,
             "config_source": self.settings.source,
             "home": self.settings.home,
@@ -326,8 +375,17 @@ class Workspace:
             "datastores": {name: ds.describe() for name, ds in sorted(self.datastores.items())},
             "subscription_id": self.subscription_id,
             "resource_group": self.resource_group,
-            "location": self.location,
         }
+
+    def _azure_id(self) -> str:
+        """Azure's resource id shape when subscription and resource group are given, else ``/workspaces/<name>``."""
+        own = f"/workspaces/{self.name}"
+        if self.subscription_id and self.resource_group:
+            return (
+                f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices{own}"
+            )
+        return own
 
     def write_config(self, path: str | os.PathLike[str] | None = None, file_name: str | None = None) -> Path:
         """Write ``.mlw/config.json`` naming this workspace and its registry (Azure's ``write_config``)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from airflow_mlw.compute.status import ComputeTargetStatus, running_slots
 from airflow_mlw.exceptions import ComputeTargetException
 
 LOCAL_NAME = "local"
@@ -128,8 +129,9 @@ class ComputeTarget:
         if show_output:
             print(f"compute target {self.name!r} ({self.type}) is ready")
 
-    def get_status(self) -> str:
-        return "Succeeded"
+    def get_status(self) -> ComputeTargetStatus:
+        """``"Succeeded"`` (ready once registered), with Azure's status attributes and ``serialize()``."""
+        return ComputeTargetStatus(vm_size=self.config.get("vm_size"))
 
     def delete(self) -> None:
         from sqlalchemy import delete
@@ -234,6 +236,15 @@ class ClusterCompute(ComputeTarget):
     @property
     def pool(self) -> str:
         return f"mlw-{self.name}"
+
+    def get_status(self) -> ComputeTargetStatus:
+        """Nodes are the pool's slots: ``current_node_count`` is how many run a step now."""
+        return ComputeTargetStatus(
+            current_node_count=running_slots(self.pool),
+            max_nodes=int(self.config.get("max_nodes", 1)),
+            vm_size=self.config.get("vm_size"),
+            vm_priority="dedicated",
+        )
 
     @property
     def queue(self) -> str:
@@ -382,7 +393,9 @@ __all__ = [
     "ComputeConfiguration",
     "ComputeTarget",
     "ComputeTargetException",
+    "ComputeTargetStatus",
     "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
     "DockerCompute",
     "InferenceCompute",
     "KubernetesCompute",

@@ -1,4 +1,4 @@
-"""Azure-style façade (``azureml.core`` -> ``airflow_mlw.core``); re-exports only, lazily."""
+"""Azure-style façade (``azureml.core`` -> ``airflow_mlw.core``); re-exports only, lazily (submodules too: ``airflow_mlw.core.runconfig``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ __all__ = [
     "Experiment",
     "Model",
     "Run",
+    "RunConfiguration",
+    "ScriptRun",
     "ScriptRunConfig",
     "Webservice",
     "Workspace",
@@ -30,7 +32,10 @@ __getattr__, __dir__ = lazy_exports(
         "ScriptRunConfig": "airflow_mlw.runs",
         "ComputeTarget": "airflow_mlw.compute",
         "Run": "airflow_mlw.run",
+        "RunConfiguration": "airflow_mlw.compute.runconfig",
+        "ScriptRun": "airflow_mlw.runs.submitted:SubmittedRun",
         "Model": "airflow_mlw.models.model",
         "Webservice": "airflow_mlw.models.webservice",
     },
+    submodules=True,
 )

@@ -353,7 +353,7 @@ class Datastore:
         credential = (
             {"account_key": account_key} if account_key else {"sas_token": sas_token} if sas_token else None
         )
-        secret = encrypt_secret(credential) if credential else None  # type: ignore[arg-type]
+        secret = encrypt_secret(credential, workspace) if credential else None  # type: ignore[arg-type]
         if endpoint and "://" not in endpoint and protocol == "http":
             endpoint = f"http://{account_name}.blob.{endpoint}"
         config = {"container_name": container_name, "account_name": account_name, "endpoint": endpoint}

@@ -52,7 +52,7 @@ class AzureBlobBackend(StorageBackend):
             config["container_name"],
             config["account_name"],
             config.get("endpoint"),
-            decrypt_secret(secret) if secret else None,
+            decrypt_secret(secret, datastore.workspace) if secret else None,
             datastore.conn_id,
             memo,
             datastore.name,

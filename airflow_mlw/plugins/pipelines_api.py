@@ -9,10 +9,13 @@
 | ``POST /api/v1.0/workspaces/{ws}/PipelineRuns/PipelineSubmit/{id}`` | Azure's shapes, for code that |
 | ``POST …/PipelineRuns/PipelineEndpointSubmit/Id/{id}`` | builds URLs from ``.endpoint`` |
 | ``POST …/PipelineRuns/PipelineEndpointSubmit/Name?name=N&pipelineVersion=V`` | |
+| ``POST /api/published/{dag_id}/parse[?timeout=S]`` | parse a published DAG file now; answers once runnable |
 
 POST bodies are Azure's: ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments``
 (plus ``Tags``); the answer has ``Id``, the pipeline run id. Triggering also needs Airflow's
-permission to create runs of the pipeline's DAG.
+permission to create runs of the pipeline's DAG. A published pipeline whose generated DAG file Airflow
+has not parsed yet is parsed on request first (bounded by ``[mlw] publish_timeout``), so a route never
+refuses a pipeline ``publish()`` reported as published.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from airflow_mlw.pipelines.publish import (
     PipelineParameterError,
     PublishedPipeline,
     PublishedPipelineNotFound,
+)
+from airflow_mlw.pipelines.published_dag import (
+    DagParseError,
+    generated_dag_file,
+    is_triggerable,
+    wait_until_parsed,
 )
 from airflow_mlw.runs.pipeline_run import PipelineRun
 from airflow_mlw.runs.triggering import pipeline_run_status, trigger_on_server
@@ -50,6 +59,8 @@ def _fail(exc: MlwError) -> HTTPException:
         return HTTPException(404, str(exc))
     if isinstance(exc, PipelineParameterError):
         return HTTPException(400, str(exc))
+    if isinstance(exc, DagParseError):
+        return HTTPException(422, str(exc))
     return HTTPException(409, str(exc))
 
 
@@ -62,6 +73,8 @@ def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: 
     )
     if not allowed:
         raise HTTPException(403, f"not allowed to trigger DAG {published.dag_id!r}")
+    if not is_triggerable(published.dag_id) and generated_dag_file(published.dag_id).is_file():
+        wait_until_parsed(published.dag_id, workspace.settings.publish_timeout)
     body = body or {}
     experiment = body.get("ExperimentName") or published.name
     run_id = trigger_on_server(
@@ -112,6 +125,21 @@ def create_router() -> APIRouter:
         body: RunBody = None,
     ) -> dict[str, Any]:
         return _run_endpoint(None, None, name, version, body, user)
+
+    @router.post("/api/published/{dag_id}/parse")
+    def parse_published(dag_id: str, user: GetUserDep, timeout: float | None = None) -> dict[str, Any]:
+        """Have the dag-processor parse a published pipeline's DAG file now; answers once Airflow
+        can run the DAG (422 with Airflow's import error when it cannot)."""
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+        if not get_auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user):
+            raise HTTPException(403, f"not allowed to parse DAG {dag_id!r}")
+        try:
+            seconds = wait_until_parsed(dag_id, timeout or _workspace().settings.publish_timeout)
+        except MlwError as exc:
+            raise _fail(exc) from None
+        return {"DagId": dag_id, "Seconds": round(seconds, 3)}
 
     @router.get("/api/runs/{run_id}")
     def get_run(run_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Azure-style façade (``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core``); re-exports only, lazily."""
+"""Azure-style façade (``azureml.pipeline.core`` -> ``airflow_mlw.pipeline.core``); re-exports only, lazily (submodules too)."""
 
 from __future__ import annotations
 
@@ -33,4 +33,5 @@ __getattr__, __dir__ = lazy_exports(
         "Schedule": "airflow_mlw.pipelines.schedules",
         "ScheduleRecurrence": "airflow_mlw.pipelines.schedules",
     },
+    submodules=True,
 )
