@@ -31,7 +31,7 @@ def test_embedded_default_works_with_no_configuration(mlw_home: Path) -> None:
     assert default.kind == "local"
     assert Path(default.config["root"]).is_relative_to(mlw_home / "mlw" / "data")
     assert (mlw_home / "mlw" / "registry.db").is_file()
-    assert (ws.subscription_id, ws.resource_group, ws.location) == (None, None, None)
+    assert (ws.subscription_id, ws.resource_group, ws.location) == ("", "", "local")
 
 
 def test_azure_builtin_datastore_names_mean_the_default(mlw_home: Path) -> None:
