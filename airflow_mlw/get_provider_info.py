@@ -13,7 +13,7 @@ def get_provider_info() -> dict[str, Any]:
         "workspace_name": "default",
         "default_datastore": DEFAULT_DATASTORE_NAME,
         "default_base_image": DEFAULT_BASE_IMAGE,
-        "conda_packages_via": "conda",
+        "conda_packages_via": "auto",
     }
     return {
         "package-name": "airflow-mlw",

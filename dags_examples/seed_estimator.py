@@ -11,6 +11,7 @@ from pathlib import Path
 
 from airflow_mlw.core import Environment, Experiment, Workspace
 from airflow_mlw.core.conda_dependencies import CondaDependencies
+from airflow_mlw.exceptions import MlwEnvironmentError
 from airflow_mlw.train.estimator import Estimator
 
 HERE = Path(__file__).resolve().parent
@@ -26,10 +27,13 @@ def main(ws: Workspace | None = None, compute_target: str = "local") -> object:
     )
     env = Environment.from_conda_specification(name="training_environment", file_path=str(spec))
 
-    # 2. from an existing conda environment (runs only where that conda env exists)
-    env = Environment.from_existing_conda_environment(
-        name="training_environment", conda_environment_name="py_env"
-    )
+    # 2. from an existing conda environment: its spec is exported now, so it needs conda and py_env here
+    try:
+        env = Environment.from_existing_conda_environment(
+            name="training_environment", conda_environment_name="py_env"
+        )
+    except MlwEnvironmentError as exc:
+        print(f"skipping the existing conda environment: {exc}")
 
     # 3. by specifying packages
     env = Environment("training_environment")

@@ -1,5 +1,8 @@
 """Docker images of environments: a Dockerfile from the spec, built once per spec and base image.
 
+Conda packages go through the base image's conda or the pip index (``conda_packages``); no
+binary is fetched from a fixed URL.
+
 Tag ``mlw-env/<name>:<hash>`` where the hash covers the spec hash and the base image's id. An
 existing tag is never rebuilt; two tasks asking for the same missing image take a file lock, so
 one builds and the other finds the tag. Builds honour ``[mlw] build_ca_bundle``,
@@ -19,6 +22,13 @@ import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.environments.conda_packages import (
+    CONDA_EXECUTABLES,
+    CondaRoute,
+    choose_route,
+    pip_requirements,
+    route_from_settings,
+)
 from airflow_mlw.exceptions import MlwEnvironmentError
 
 if TYPE_CHECKING:
@@ -28,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ENV_PREFIX = "/opt/mlw-env"
 CA_PATH = "/etc/mlw/ca-bundle.crt"
-MICROMAMBA_URL = "https://micro.mamba.pm/api/micromamba/linux-64/latest"
 
 
 def docker_client(docker_url: str | None = None) -> Any:
@@ -57,8 +66,14 @@ def image_tag(env: Environment, base_image_id: str) -> str:
     return f"{repository(env.name)}:{digest}"
 
 
-def dockerfile(env: Environment, settings: MlwSettings, base_image: str) -> str:
-    """The Dockerfile of ``env``: venv + pip without conda packages, micromamba with them."""
+def dockerfile(
+    env: Environment, settings: MlwSettings, base_image: str, route: CondaRoute | None = None
+) -> str:
+    """The Dockerfile of ``env``: a venv + pip, or the base image's conda for conda packages.
+
+    :param route: how conda packages are installed (``conda_packages.choose_route`` at build time);
+        by default decided from the settings without probing
+    """
     deps = env.python.conda_dependencies
     lines = [f"FROM {base_image}", f'LABEL mlw.environment="{env.name}" mlw.spec-hash="{env.spec_hash}"']
     if settings.build_ca_bundle:
@@ -70,31 +85,31 @@ def dockerfile(env: Environment, settings: MlwSettings, base_image: str) -> str:
         lines.append(f"ENV PIP_INDEX_URL={settings.pip_index_url}")
     if settings.pip_extra_index_url:
         lines.append(f"ENV PIP_EXTRA_INDEX_URL={settings.pip_extra_index_url}")
+    route = route or route_from_settings(settings)
+    for note in conda_notes(env, route):
+        lines.append(f"RUN echo {shlex.quote(note)}")
     pip_packages = deps.installable_pip_packages()
     conda_packages = list(deps.conda_packages)
-    if conda_packages and settings.conda_packages_via == "pip":
-        lines.append(
-            f'RUN echo "[mlw] conda_packages_via = pip: installing conda packages {" ".join(conda_packages)} from the pip index"'
-        )
-        pip_packages = conda_packages + pip_packages
-        conda_packages = []
+    wants_conda = bool(conda_packages or deps.python_version)
+    if wants_conda and route.via == "pip":
+        pip_packages = pip_requirements(conda_packages)[0] + pip_packages
     pip_install = (
         f"{ENV_PREFIX}/bin/pip install --no-cache-dir --disable-pip-version-check {' '.join(shlex.quote(p) for p in pip_packages)}"
         if pip_packages
         else "true"
     )
-    if conda_packages or (deps.python_version and settings.conda_packages_via != "pip"):
+    if wants_conda and route.via == "conda":
         channels = " ".join(f"-c {shlex.quote(c)}" for c in (deps.channels or ["conda-forge"]))
         python = f"python={deps.python_version}" if deps.python_version else "python"
-        fetch = (
-            'python3 -c "import io, tarfile, urllib.request; '
-            f"tarfile.open(fileobj=io.BytesIO(urllib.request.urlopen('{MICROMAMBA_URL}').read()), mode='r:bz2')"
-            ".extract('bin/micromamba', '/usr/local')\""
-        )
-        lines.append(f"RUN {fetch}")
         packages = " ".join(shlex.quote(p) for p in [python, "pip", *conda_packages])
+        missing = (
+            f"no {', '.join(CONDA_EXECUTABLES)} on PATH in base image {base_image}: use a base image that "
+            "has one, or set [mlw] conda_packages_via = pip"
+        )
+        find = " || ".join(f"command -v {name}" for name in CONDA_EXECUTABLES)
         lines.append(
-            f"RUN /usr/local/bin/micromamba create -y -p {ENV_PREFIX} {channels} {packages} && /usr/local/bin/micromamba clean -a -y"
+            f'RUN CONDA_EXE="$({find})" || {{ echo {shlex.quote(missing)} >&2; exit 1; }}; '
+            f'"$CONDA_EXE" create -y -p {ENV_PREFIX} {channels} {packages} && "$CONDA_EXE" clean -a -y'
         )
         lines.append(f"RUN {pip_install}")
     else:
@@ -103,6 +118,43 @@ def dockerfile(env: Environment, settings: MlwSettings, base_image: str) -> str:
     for key, value in sorted(env.environment_variables.items()):
         lines.append(f"ENV {key}={shlex.quote(str(value))}")
     return "\n".join(lines) + "\n"
+
+
+def build_notes(env: Environment, route: CondaRoute) -> list[str]:
+    """What the build log says about packages it does not install as written."""
+    runtime = env.python.conda_dependencies.runtime_pip_packages()
+    notes = conda_notes(env, route)
+    if runtime:
+        notes.append(
+            f"pip packages {' '.join(runtime)} need no install: the airflow_mlw runtime is mounted into every run"
+        )
+    return notes
+
+
+def conda_notes(env: Environment, route: CondaRoute) -> list[str]:
+    """How the conda part of the spec is installed, and why (echoed by the build as well)."""
+    deps = env.python.conda_dependencies
+    notes: list[str] = []
+    if not (deps.conda_packages or deps.python_version):
+        return notes
+    if route.via == "pip":
+        requirements, skipped = pip_requirements(list(deps.conda_packages))
+        if deps.conda_packages:
+            notes.append(
+                f"conda packages {' '.join(deps.conda_packages)} installed from the pip index "
+                f"as {' '.join(requirements) or 'nothing'} because {route.reason}"
+            )
+        if skipped:
+            notes.append(
+                f"conda-only packages {' '.join(skipped)} left out: the pip index has no counterpart"
+            )
+        if deps.python_version:
+            notes.append(
+                f"python={deps.python_version} asked for: the base image's python is used ({route.reason})"
+            )
+    else:
+        notes.append(f"conda packages installed with conda because {route.reason}")
+    return notes
 
 
 def _context(text: str, settings: MlwSettings) -> io.BytesIO:
@@ -199,8 +251,11 @@ def _has_image(client: Any, tag: str) -> bool:
 
 
 def _build(client: Any, env: Environment, settings: MlwSettings, base: str, tag: str) -> None:
-    text = dockerfile(env, settings, base)
+    route = choose_route(env, settings, client, base)
+    text = dockerfile(env, settings, base, route)
     log.info("building image %s for environment %r", tag, env.name)
+    for note in build_notes(env, route):
+        log.info("environment %r: %s", env.name, note)
     tail: list[str] = []
     stream = client.api.build(
         fileobj=_context(text, settings),

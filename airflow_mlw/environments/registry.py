@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from airflow_mlw.environments.curated import is_azureml_name, resolve_azureml_name
 from airflow_mlw.environments.spec import CURATED, Environment, curated_environment
 from airflow_mlw.exceptions import MlwEnvironmentError
 from airflow_mlw.registry.models import EnvironmentRow, EnvironmentVersionRow, utcnow
@@ -20,6 +21,14 @@ def register_environment(workspace: Any, env: Environment) -> Environment:
     store = workspace.store
     ws_id = workspace._workspace_id()
     spec, digest = env.spec(), env.spec_hash
+    runtime = env.python.conda_dependencies.runtime_pip_packages()
+    if runtime and not env.name.startswith("MLW-"):
+        log.info(
+            "environment %r: pip packages %s need no install (the airflow_mlw runtime is mounted "
+            "into every run) and are not part of the spec hash",
+            env.name,
+            " ".join(runtime),
+        )
     with store.session(write=True) as session:
         store.insert_ignore(session, EnvironmentRow, workspace_id=ws_id, name=env.name, created_at=utcnow())
         row = session.scalars(
@@ -50,6 +59,10 @@ def ensure_curated(workspace: Any) -> None:
 
 
 def get_environment(workspace: Any, name: str, version: int | str | None = None) -> Environment:
+    if is_azureml_name(name):
+        curated = resolve_azureml_name(name)
+        log.info("curated environment %r resolves to %r", name, curated)
+        name = curated
     if name in CURATED:
         ensure_curated(workspace)
     ws_id = workspace._workspace_id()

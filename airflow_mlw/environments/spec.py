@@ -17,14 +17,10 @@ from typing import Any
 from airflow_mlw.exceptions import MlwEnvironmentError
 
 CURATED_PREFIX = "MLW-"
-#: pip names of Azure's runtime; the airflow_mlw runtime mounted into every run provides them.
-RUNTIME_PACKAGES = {
-    "azureml-defaults",
-    "azureml-core",
-    "airflow_mlw-defaults",
-    "airflow-mlw-defaults",
-    "airflow_mlw-core",
-}
+AZURE_CURATED_PREFIX = "AzureML-"
+#: pip names of the airflow_mlw runtime itself; with every ``azureml-*`` name, the runtime mounted
+#: into every run provides them, so they are not installed and not part of the spec hash.
+RUNTIME_PACKAGES = {"azureml", "airflow-mlw", "airflow-mlw-defaults", "airflow-mlw-core"}
 SPEC_FILE = "azureml_environment.json"
 CONDA_FILE = "conda_dependencies.yml"
 
@@ -71,6 +67,7 @@ class CondaDependencies:
             if isinstance(item, dict) and "pip" in item:
                 self.pip_packages.extend(str(p) for p in item["pip"] or [])
             elif isinstance(item, str):
+                item = strip_build_string(item)
                 if item.replace(" ", "").startswith("python") and item.replace(" ", "")[6:7] in (
                     "",
                     "=",
@@ -79,7 +76,7 @@ class CondaDependencies:
                 ):
                     version = item.replace(" ", "")[6:].lstrip("=<>")
                     self.python_version = version or None
-                elif item.strip() != "pip":
+                elif re.split(r"[=<>!~ ]", item.strip(), maxsplit=1)[0] != "pip":
                     self.conda_packages.append(item.strip())
             else:
                 raise MlwEnvironmentError(f"unexpected conda dependency entry {item!r}")
@@ -121,19 +118,34 @@ class CondaDependencies:
 
     def installable_pip_packages(self) -> list[str]:
         """Pip packages to install: all but Azure's runtime packages, which the mounted runtime provides."""
-        return [
-            p
-            for p in self.pip_packages
-            if re.split(r"[=<>!~\[ ]", p, maxsplit=1)[0].lower() not in RUNTIME_PACKAGES
-        ]
+        return [p for p in self.pip_packages if not is_runtime_package(p)]
+
+    def runtime_pip_packages(self) -> list[str]:
+        """The ``azureml-*`` (and ``airflow_mlw-*``) pins: provided by the mounted runtime."""
+        return [p for p in self.pip_packages if is_runtime_package(p)]
 
     def to_spec(self) -> dict[str, Any]:
-        return {
+        spec: dict[str, Any] = {
             "python_version": self.python_version,
             "conda_packages": sorted(self.conda_packages),
-            "pip_packages": sorted(self.pip_packages),
+            "pip_packages": sorted(self.installable_pip_packages()),
             "channels": sorted(self.channels),
         }
+        runtime = self.runtime_pip_packages()
+        if runtime:  # kept for the build log, left out of the spec hash
+            spec["runtime_pip_packages"] = sorted(runtime)
+        return spec
+
+
+def is_runtime_package(requirement: str) -> bool:
+    name = re.split(r"[=<>!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    return name.startswith("azureml-") or name in RUNTIME_PACKAGES
+
+
+def strip_build_string(conda_spec: str) -> str:
+    """``numpy=1.21.2=py38h20f2e39_0`` (as ``conda env export`` writes) -> ``numpy=1.21.2``."""
+    match = re.fullmatch(r"([^=<>!\s]+)=([^=<>!\s]+)=[^=<>!\s]+", conda_spec.strip())
+    return f"{match.group(1)}={match.group(2)}" if match else conda_spec.strip()
 
 
 def read_conda_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -180,8 +192,9 @@ class DockerSection:
 class Environment:
     """A reproducible runtime for scripts (Azure's ``Environment``).
 
-    :param name: the environment's name; names starting with ``MLW-`` are reserved for the
-        curated environments this project ships
+    :param name: the environment's name; names starting with ``MLW-`` (the curated environments
+        this project ships) or ``AzureML-`` (Azure's curated names, resolved to ``MLW-`` ones by
+        :meth:`get`) are reserved
     """
 
     def __init__(self, name: str) -> None:
@@ -215,9 +228,16 @@ class Environment:
 
     @classmethod
     def from_existing_conda_environment(cls, name: str, conda_environment_name: str) -> Environment:
+        """The spec of a conda environment on this machine, exported now (``conda env export``).
+
+        As Azure's: the returned environment carries that environment's python version, channels,
+        conda and pip packages, so it rebuilds anywhere (in Docker too); a missing ``conda`` or
+        conda environment is an ``MlwEnvironmentError`` naming it.
+        """
+        from airflow_mlw.environments.conda_export import export_conda_environment
+
         env = cls(name)
-        env.python.user_managed_dependencies = True
-        env.python.conda_environment_name = conda_environment_name
+        env.python.conda_dependencies = export_conda_environment(conda_environment_name)
         return env
 
     @classmethod
@@ -250,7 +270,9 @@ class Environment:
 
     @property
     def spec_hash(self) -> str:
-        return spec_hash(self.spec())
+        spec = self.spec()
+        spec["python"].pop("runtime_pip_packages", None)  # pins of the mounted runtime rebuild nothing
+        return spec_hash(spec)
 
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any], version: int | None = None) -> Environment:
@@ -260,7 +282,9 @@ class Environment:
         deps = CondaDependencies()
         deps.python_version = python.get("python_version")
         deps.conda_packages = list(python.get("conda_packages", []))
-        deps.pip_packages = list(python.get("pip_packages", []))
+        deps.pip_packages = list(python.get("pip_packages", [])) + list(
+            python.get("runtime_pip_packages", [])
+        )
         deps.channels = list(python.get("channels", []))
         env.python.conda_dependencies = deps
         env.python.user_managed_dependencies = bool(python.get("user_managed"))
@@ -297,10 +321,11 @@ class Environment:
         """Register; the same spec returns the existing version, a changed one the next version."""
         from airflow_mlw.environments.registry import register_environment
 
-        if self.name.startswith(CURATED_PREFIX):
-            raise MlwEnvironmentError(
-                f"environment name {self.name!r}: names starting with {CURATED_PREFIX!r} are reserved for curated environments"
-            )
+        for prefix in (CURATED_PREFIX, AZURE_CURATED_PREFIX):
+            if self.name.startswith(prefix):
+                raise MlwEnvironmentError(
+                    f"environment name {self.name!r}: names starting with {prefix!r} are reserved for curated environments"
+                )
         return register_environment(workspace, self)
 
     @classmethod
@@ -323,6 +348,12 @@ class Environment:
 
         return ensure_image(self, workspace)
 
+    def clone(self, new_name: str) -> Environment:
+        """A copy under ``new_name`` (Azure's way to start from a curated environment)."""
+        env = Environment.from_spec(new_name, self.spec())
+        env.python.conda_dependencies.pip_packages = list(self.python.conda_dependencies.pip_packages)
+        return env
+
     def __repr__(self) -> str:
         return f"Environment(name={self.name!r}, version={self.version})"
 
@@ -335,6 +366,9 @@ CURATED: dict[str, dict[str, Any]] = {
     "MLW-minimal": {"pip_packages": []},
     "MLW-pandas": {"pip_packages": ["pandas", "pyarrow"]},
     "MLW-sklearn": {"pip_packages": ["pandas", "pyarrow", "scikit-learn"]},
+    "MLW-lightgbm": {"pip_packages": ["pandas", "pyarrow", "scikit-learn", "lightgbm"]},
+    "MLW-pytorch": {"pip_packages": ["pandas", "pyarrow", "torch", "torchvision"]},
+    "MLW-tensorflow": {"pip_packages": ["pandas", "pyarrow", "tensorflow"]},
 }
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.environments.conda_packages import pip_requirements
 from airflow_mlw.exceptions import MlwEnvironmentError
 
 if TYPE_CHECKING:
@@ -74,12 +75,21 @@ def ensure_venv(env: Environment, workspace: Any) -> Path:
         deps = env.python.conda_dependencies
         packages = deps.installable_pip_packages()
         if deps.conda_packages:
+            requirements, skipped = pip_requirements(list(deps.conda_packages))
             log.info(
-                "virtualenv of %r: installing conda packages %s from the pip index",
+                "virtualenv of %r: conda packages %s installed from the pip index as %s%s",
                 env.name,
-                deps.conda_packages,
+                " ".join(deps.conda_packages),
+                " ".join(requirements) or "nothing",
+                f" (conda-only {' '.join(skipped)} left out)" if skipped else "",
             )
-            packages = list(deps.conda_packages) + packages
+            packages = requirements + packages
+        if deps.runtime_pip_packages():
+            log.info(
+                "virtualenv of %r: pip packages %s need no install: the airflow_mlw runtime is mounted into every run",
+                env.name,
+                " ".join(deps.runtime_pip_packages()),
+            )
         log.info("creating virtualenv %s for environment %r", folder, env.name)
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
         command = [str(folder / "bin" / "pip"), "install", "--disable-pip-version-check", *packages]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from airflow_mlw.core.conda_dependencies import CondaDependencies
 from airflow_mlw.core.environment import Environment
 from airflow_mlw.environments.docker_build import dockerfile
 from airflow_mlw.exceptions import MlwEnvironmentError
+from tests.environments.conda_standin import PY_ENV_EXPORT, install_conda_standin
 
 CONDA_YML = """name: py_env
 channels:
@@ -26,7 +28,7 @@ dependencies:
 """
 
 
-def test_three_seed_ways_to_make_an_environment(tmp_path: Path) -> None:
+def test_three_seed_ways_to_make_an_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "conda.yml").write_text(CONDA_YML)
     from_file = Environment.from_conda_specification(
         name="training_environment", file_path=str(tmp_path / "conda.yml")
@@ -37,10 +39,17 @@ def test_three_seed_ways_to_make_an_environment(tmp_path: Path) -> None:
         ["scikit-learn"],
         ["azureml-defaults", "six"],
     )
+    install_conda_standin(tmp_path / "bin", {"py_env": PY_ENV_EXPORT})  # no real conda here
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
     existing = Environment.from_existing_conda_environment(
         name="training_environment", conda_environment_name="py_env"
     )
-    assert existing.python.user_managed_dependencies and existing.python.conda_environment_name == "py_env"
+    exported = existing.python.conda_dependencies
+    assert (exported.python_version, "six=1.16.0" in exported.conda_packages, exported.pip_packages) == (
+        "3.11.4",
+        True,
+        ["azureml-core==1.53.0", "idna==3.4"],
+    )
     env = Environment("training_environment")
     env.python.conda_dependencies = CondaDependencies.create(
         conda_packages=["scikit-learn", "pandas", "numpy"], pip_packages=["azureml-defaults"]
@@ -124,8 +133,8 @@ def test_dockerfiles_for_pip_and_conda_specs(mlw_home: Path, monkeypatch: pytest
     conda_env.python.conda_dependencies = CondaDependencies.create(
         conda_packages=["scikit-learn"], pip_packages=["six"], python_version="3.10"
     )
-    text = dockerfile(conda_env, settings, "mlw-base:bookworm")
-    assert "micromamba create -y -p /opt/mlw-env -c conda-forge python=3.10 pip scikit-learn" in text
+    text = dockerfile(conda_env, replace(settings, conda_packages_via="conda"), "mlw-base:bookworm")
+    assert '"$CONDA_EXE" create -y -p /opt/mlw-env -c conda-forge python=3.10 pip scikit-learn' in text
     assert "/opt/mlw-env/bin/pip install --no-cache-dir --disable-pip-version-check six" in text
     via_pip = dockerfile(conda_env, load_settings(conda_packages_via="pip"), "mlw-base:bookworm")
     assert "micromamba" not in via_pip and "conda_packages_via = pip" in via_pip
