@@ -42,6 +42,7 @@ FLOORS: dict[int, tuple[str, ...]] = {
         "airflow_mlw.pipeline",
         "airflow_mlw.data",
         "airflow_mlw.train",
+        "airflow_mlw.widgets",
     ),
 }
 
