@@ -13,11 +13,27 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from airflow_mlw.exceptions import RunError
 
 CONTEXT_ENV = "MLW_RUN_CONTEXT"
+#: Kinds of logged values, each kept with its kind so the UI can draw it.
+METRIC_KINDS = (
+    "scalar",
+    "list",
+    "row",
+    "table",
+    "image",
+    "confusion_matrix",
+    "accuracy_table",
+    "predictions",
+    "residuals",
+)
 
 
 class InputDataset:
@@ -58,33 +74,12 @@ class InputDataset:
         return f"InputDataset(name={self.name!r}, path={self.path!r})"
 
 
-class Run:
-    """The current run: metrics, files, inputs. Azure's in-script ``Run``."""
-
-    def __init__(self, context: dict[str, Any]) -> None:
-        self._context = context
-        self.id: str = context.get("run_id", "OfflineRun")
-        self.name = context.get("step_name") or self.id
-        self.experiment_name = context.get("experiment")
-        self.input_datasets = {
-            name: InputDataset(name, spec) for name, spec in context.get("inputs", {}).items()
-        }
-        self.outputs_dir = context.get("outputs_dir", "outputs")
-
-    @classmethod
-    def get_context(cls, allow_offline: bool = True) -> Run:
-        path = os.environ.get(CONTEXT_ENV)
-        if not path:
-            if not allow_offline:
-                raise RuntimeError("not inside an airflow_mlw run and allow_offline=False")
-            return OfflineRun()
-        with open(path, encoding="utf-8") as handle:
-            return cls(json.load(handle))
+class RunLogging:
+    """Azure's logging and tagging methods, shared by every run object: each call is one record
+    ``(kind, name, value)`` handed to :meth:`_write` (a file in scripts, the registry elsewhere)."""
 
     def _write(self, kind: str, name: str, value: Any) -> None:
-        record = {"kind": kind, "name": name, "value": value, "time": time.time()}
-        with open(self._context["metrics_file"], "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+        raise NotImplementedError
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """A scalar metric (logged again: a series)."""
@@ -97,12 +92,177 @@ class Run:
         self._write("row", name, kwargs)
 
     def log_table(self, name: str, value: dict[str, list[Any]], description: str = "") -> None:
-        self._write("table", name, value)
+        if not isinstance(value, dict) or not all(isinstance(v, list | tuple) for v in value.values()):
+            raise RunError(f"log_table({name!r}): value must be a dict of column name -> list of values")
+        self._write("table", name, {k: list(v) for k, v in value.items()})
 
     def log_image(self, name: str, path: str | None = None, plot: Any = None, description: str = "") -> None:
-        if path:
-            self.upload_file(f"outputs/{Path(path).name}", path)
-            self._write("image", name, f"outputs/{Path(path).name}")
+        """An image kept with the run: a file (``path``) or a matplotlib figure (``plot``), as PNG."""
+        if (path is None) == (plot is None):
+            raise RunError(f"log_image({name!r}): pass exactly one of path and plot")
+        if plot is not None:
+            figure = getattr(plot, "figure", plot)  # pyplot module, Axes or Figure
+            if hasattr(plot, "gcf"):
+                figure = plot.gcf()
+            if not callable(getattr(figure, "savefig", None)):
+                raise RunError(
+                    f"log_image({name!r}): plot must be a matplotlib figure (or pyplot), not {type(plot).__name__}"
+                )
+            with tempfile.TemporaryDirectory(prefix="mlw-image-") as folder:
+                png = Path(folder) / f"{name}.png"
+                figure.savefig(png, format="png")
+                self.upload_file(f"outputs/{png.name}", str(png))
+                self._write("image", name, f"outputs/{png.name}")
+            return
+        assert path is not None
+        self.upload_file(f"outputs/{Path(path).name}", path)
+        self._write("image", name, f"outputs/{Path(path).name}")
+
+    def _log_json(self, kind: str, name: str, value: Any) -> None:
+        parsed = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(parsed, dict):
+            raise RunError(f"{kind} {name!r}: value must be a dict or its JSON, not {type(value).__name__}")
+        self._write(kind, name, parsed)
+
+    def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
+        """Azure's confusion-matrix schema: ``{"schema_type": "confusion_matrix", "data": {...}}``."""
+        self._log_json("confusion_matrix", name, value)
+
+    def log_accuracy_table(self, name: str, value: Any, description: str = "") -> None:
+        self._log_json("accuracy_table", name, value)
+
+    def log_predictions(self, name: str, value: Any, description: str = "") -> None:
+        self._log_json("predictions", name, value)
+
+    def log_residuals(self, name: str, value: Any, description: str = "") -> None:
+        self._log_json("residuals", name, value)
+
+    # -- tags and properties ------------------------------------------------------------------------
+
+    def tag(self, key: str, value: Any = None) -> None:
+        self._write("tag", key, "" if value is None else str(value))
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.tag(key, value)
+
+    def remove_tags(self, tags: list[str]) -> None:
+        for key in tags:
+            self._write("untag", key, None)
+
+    def add_properties(self, properties: dict[str, Any]) -> None:
+        """Properties are immutable: setting one again to another value is refused."""
+        current = self.get_properties()
+        for key, value in properties.items():
+            if key in current and current[key] != str(value):
+                raise RunError(
+                    f"run {getattr(self, 'id', '?')}: property {key!r} is {current[key]!r} and cannot be changed "
+                    f"to {str(value)!r} (properties are immutable; use tags for mutable values)"
+                )
+        for key, value in properties.items():
+            self._write("property", key, str(value))
+
+    def get_properties(self) -> dict[str, str]:
+        return dict(getattr(self, "_properties", {}))
+
+    def get_tags(self) -> dict[str, str]:
+        return dict(getattr(self, "_tags", {}))
+
+    def upload_file(self, name: str, path_or_stream: Any) -> None:
+        raise NotImplementedError
+
+
+class Run(RunLogging):
+    """The current run: metrics, files, inputs. Azure's in-script ``Run``.
+
+    ``Run(experiment, run_id)`` and ``Run.get(workspace, run_id)`` return the handle of a stored
+    run (``airflow_mlw.runs``), as Azure's constructor does.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Run and (kwargs.get("experiment") is not None or (args and not isinstance(args[0], dict))):
+            from airflow_mlw.runs.submitted import SubmittedRun
+
+            return SubmittedRun.of_experiment(*args, **kwargs)
+        return super().__new__(cls)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Any:
+        """The stored run ``run_id`` of the workspace (``RunNotFoundError`` when there is none)."""
+        from airflow_mlw.runs.submitted import SubmittedRun
+
+        return SubmittedRun.get(workspace, run_id)
+
+    def __init__(self, context: dict[str, Any], _parent: Run | None = None) -> None:
+        self._context = context
+        self.id: str = context.get("run_id", "OfflineRun")
+        self.name = context.get("step_name") or self.id
+        self.experiment_name = context.get("experiment")
+        self.input_datasets = {
+            name: InputDataset(name, spec) for name, spec in context.get("inputs", {}).items()
+        }
+        self.outputs_dir = context.get("outputs_dir", "outputs")
+        self.parent = _parent
+        self._handle: IO[str] | None = None
+        self._tags: dict[str, Any] = {}
+        self._properties: dict[str, Any] = {}
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, **_azure_only: Any) -> Run:
+        path = os.environ.get(CONTEXT_ENV)
+        if not path:
+            if not allow_offline:
+                raise RunError("not inside an airflow_mlw run and allow_offline=False")
+            return OfflineRun()
+        with open(path, encoding="utf-8") as handle:
+            return cls(json.load(handle))
+
+    def _write(self, kind: str, name: str, value: Any) -> None:
+        # What this script set, so get_tags/get_properties answer and properties stay immutable.
+        if kind == "tag":
+            self._tags[name] = value
+        elif kind == "untag":
+            self._tags.pop(name, None)
+        elif kind == "property":
+            self._properties[name] = value
+        record: dict[str, Any] = {"kind": kind, "name": name, "value": value, "time": time.time()}
+        if self.parent is not None:
+            record["run"] = self.id
+        root = self._root()
+        if root._handle is None:
+            # One handle, flushed per record: a SIGKILLed script loses nothing it logged.
+            root._handle = open(root._context["metrics_file"], "a", encoding="utf-8")  # noqa: SIM115
+        root._handle.write(json.dumps(record, default=str) + "\n")
+        root._handle.flush()
+
+    def _root(self) -> Run:
+        return self if self.parent is None else self.parent._root()
+
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
+    ) -> Run:
+        """A child run of this one (Azure's ``run.child_run``); its metrics and tags are its own."""
+        child = Run(
+            {**self._context, "run_id": run_id or uuid.uuid4().hex, "step_name": name, "inputs": {}},
+            _parent=self,
+        )
+        self._root()._write("child", name or "", {"id": child.id, "parent": self.id})
+        return child
+
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: list[str] | None = None
+    ) -> list[Run]:
+        """``count`` children, or one per ``tag_values`` entry tagged ``tag_key``."""
+        if tag_values is not None:
+            if tag_key is None:
+                raise RunError("create_children: tag_values needs a tag_key")
+            children = [self.child_run() for _ in tag_values]
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key, value)
+            return children
+        if not isinstance(count, int) or count < 1:
+            raise RunError(f"create_children: count must be a positive integer, not {count!r}")
+        return [self.child_run() for _ in range(count)]
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         """Keep a file with the run (``get_file_names()`` lists it)."""
@@ -113,8 +273,15 @@ class Run:
         else:
             shutil.copyfile(path_or_stream, target)
 
-    def complete(self) -> None:
-        """The run completes when the script exits (kept for ported code)."""
+    def complete(self, _set_status: bool = True) -> None:
+        """A child completes here; the script's own run completes when the script exits."""
+        if self.parent is not None:
+            self._root()._write("status", self.id, "Finished")
+
+    def fail(self, error_details: Any = None, error_code: Any = None, _set_status: bool = True) -> None:
+        if self.parent is None:
+            raise RunError("a script's own run fails when the script exits non-zero: raise or sys.exit(1)")
+        self._root()._write("status", self.id, {"status": "Failed", "error": str(error_details or "")})
 
     def register_model(self, model_name: str, model_path: str, **kwargs: Any) -> dict[str, Any]:
         """Ask the step to register ``model_path`` (relative to the working folder) after the script."""
@@ -136,3 +303,11 @@ class OfflineRun(Run):
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         print(f"Attempted to upload file {name}", file=sys.stdout)
+
+    def create_children(self, *args: Any, **kwargs: Any) -> list[Run]:
+        raise RunError(
+            "create_children needs a run: call it inside a submitted script or on start_logging()'s run"
+        )
+
+    def child_run(self, *args: Any, **kwargs: Any) -> Run:
+        raise RunError("child_run needs a run: call it inside a submitted script or on start_logging()'s run")

@@ -63,6 +63,8 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("airflow_mlw.pipelines.graph", "Pipeline.as_task_group"): "the pipeline as an Airflow TaskGroup",
     ("airflow_mlw.pipelines.publish", "PublishedPipeline.submit"): "Azure's published.submit()",
     ("airflow_mlw.models.model", "Model.run"): "Azure's model.run (the run that registered it)",
+    ("airflow_mlw.run", "Run.__new__"): "Azure's Run(experiment, run_id): the handle of a stored run",
+    ("airflow_mlw.run", "Run.get"): "Azure's Run.get(workspace, run_id)",
 }
 
 

@@ -95,21 +95,30 @@ class ScriptExecution:
         records.set_status(self.workspace, self.run_id, status, **values)
 
     def collect_metrics(self) -> dict[str, Any]:
-        """Metrics the script logged, stored in the registry; returns name -> value (series: a list)."""
+        """What the script logged, stored in the registry (metrics, tags, properties, child runs);
+        returns the run's own metrics, name -> value (series: a list)."""
         from airflow_mlw.execution import records
 
-        logged: list[tuple[str, str, Any]] = []
+        logged: list[dict[str, Any]] = []
         self.model_requests = []
         for line in self.metrics_file.read_text().splitlines():
             if not line.strip():
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a killed script
             if record["kind"] == "model":
                 self.model_requests.append(record)
             else:
-                logged.append((record["name"], record["kind"], record["value"]))
-        records.add_metrics(self.workspace, self.run_id, logged)
-        return records.fold_metrics(logged)
+                logged.append(record)
+        records.apply_script_records(self.workspace, self.run_id, logged)
+        own = [
+            (r["name"], r["kind"], r["value"])
+            for r in logged
+            if r["kind"] in records.METRIC_KINDS and not r.get("run")
+        ]
+        return records.fold_metrics(own)
 
     def register_models(
         self, dataset_version_ids: list[str], in_container: bool = False

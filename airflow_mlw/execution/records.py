@@ -46,6 +46,8 @@ def set_status(workspace: Any, run_id: str, status: str, **fields: Any) -> None:
             row.started_at = utcnow()
         if status in TERMINAL:
             row.finished_at = utcnow()
+        if "properties" in fields:  # added to what the run recorded so far (its script's properties)
+            fields = {**fields, "properties": {**(row.properties or {}), **fields["properties"]}}
         for name, value in fields.items():
             setattr(row, name, value)
 
@@ -107,6 +109,81 @@ def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
     """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
     dag_run = context["dag_run"]
     update_run(workspace, pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id), status=status)
+
+
+# -- what a script logged --------------------------------------------------------------------------
+
+#: Record kinds that are metrics (the rest: tags, properties, child runs, status, model requests).
+METRIC_KINDS = frozenset(
+    (
+        "scalar",
+        "list",
+        "row",
+        "table",
+        "image",
+        "confusion_matrix",
+        "accuracy_table",
+        "predictions",
+        "residuals",
+    )
+)
+
+
+def apply_script_records(workspace: Any, run_id: str, logged: list[dict[str, Any]]) -> None:
+    """Store what a script's ``Run`` wrote (``run.log*``, tags, properties, child runs and their
+    metrics) under the run and its children, in one transaction, in logging order."""
+    with workspace.store.session(write=True) as session:
+        root = session.get(RunRow, run_id)
+        if root is None:
+            raise MlwError(f"run {run_id} is not in the registry")
+        rows = {run_id: root}
+        for record in logged:
+            kind, name = record["kind"], record["name"]
+            value: Any = record.get("value")
+            if kind == "child":
+                child = RunRow(
+                    id=value["id"],
+                    workspace_id=root.workspace_id,
+                    kind="child",
+                    experiment_name=root.experiment_name,
+                    parent_id=value["parent"],
+                    name=name or None,
+                    dag_id=root.dag_id,
+                    dag_run_id=root.dag_run_id,
+                    task_id=root.task_id,
+                    compute_target=root.compute_target,
+                    status="Running",
+                    started_at=utcnow(),
+                    outputs={},
+                    tags={},
+                    properties={},
+                )
+                session.add(child)
+                session.flush()  # before its metrics: they reference it
+                rows[child.id] = child
+                continue
+            row = rows.get(record.get("run") or run_id)
+            if row is None:
+                continue  # a record of a child this script never announced
+            if kind in METRIC_KINDS:
+                session.add(MetricRow(run_id=row.id, name=name, kind=kind, value=value))
+            elif kind == "tag":
+                row.tags = {**(row.tags or {}), name: value}
+            elif kind == "untag":
+                row.tags = {k: v for k, v in (row.tags or {}).items() if k != name}
+            elif kind == "property":
+                properties = dict(row.properties or {})
+                properties.setdefault("user", {})[name] = value
+                row.properties = properties
+            elif kind == "status":
+                status = value if isinstance(value, str) else value.get("status", "Failed")
+                row.status, row.finished_at = status, utcnow()
+                if isinstance(value, dict) and value.get("error"):
+                    row.properties = {**(row.properties or {}), "error": value["error"]}
+        # Children the script left running end with it.
+        for row in rows.values():
+            if row.id != run_id and row.status == "Running":
+                row.status, row.finished_at = "Finished", utcnow()
 
 
 # -- metrics ---------------------------------------------------------------------------------------

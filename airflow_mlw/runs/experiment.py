@@ -23,9 +23,18 @@ from airflow_mlw.pipelines.steps import PythonScriptStep
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.runs.config import ScriptRunConfig
 from airflow_mlw.runs.inprocess import run_dag
+from airflow_mlw.runs.interactive import InteractiveRun
 from airflow_mlw.runs.pipeline_run import ScriptOverRestRun
-from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun
+from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun, matches, run_of_kind
 from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
+
+#: Azure's run type names -> the kinds of run rows.
+RUN_TYPES = {
+    "azureml.scriptrun": "script",
+    "azureml.PipelineRun": "pipeline",
+    "azureml.StepRun": "step",
+    "azureml.interactive": "interactive",
+}
 
 
 def dag_id_for(experiment: str, run_id: str) -> str:
@@ -157,17 +166,33 @@ class Experiment:
         records.update_run(self.workspace, run_id, dag_id=dag_id)
         return dag, run_id
 
-    def get_runs(self) -> list[SubmittedRun]:
+    def start_logging(
+        self, *args: Any, snapshot_directory: str | None = None, outputs: str | None = None, **kwargs: Any
+    ) -> InteractiveRun:
+        """An interactive run in this process (Azure's ``start_logging``); end it with ``complete()``."""
+        return InteractiveRun.start(self, snapshot_directory, outputs, kwargs.get("display_name"))
+
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        include_children: bool = False,
+    ) -> list[SubmittedRun]:
+        """The experiment's runs, newest first (Azure's filters; ``type``: ``script``,
+        ``pipeline``, ``interactive``... or Azure's ``azureml.PipelineRun`` / ``azureml.scriptrun``)."""
+        query = select(RunRow.id, RunRow.kind, RunRow.tags, RunRow.properties).where(
+            RunRow.workspace_id == self.workspace._workspace_id(), RunRow.experiment_name == self.name
+        )
+        if not include_children:
+            query = query.where(RunRow.parent_id.is_(None))
+        if type is not None:
+            query = query.where(RunRow.kind == RUN_TYPES.get(type, type))
         with self.workspace.store.session() as session:
-            ids = session.scalars(
-                select(RunRow.id)
-                .where(
-                    RunRow.workspace_id == self.workspace._workspace_id(),
-                    RunRow.experiment_name == self.name,
-                )
-                .order_by(RunRow.created_at.desc())
-            ).all()
-        return [SubmittedRun(self.workspace, run_id) for run_id in ids]
+            rows = session.execute(query.order_by(RunRow.created_at.desc(), RunRow.id)).all()
+        return [
+            run_of_kind(self.workspace, row.id, row.kind) for row in rows if matches(row, tags, properties)
+        ]
 
     @staticmethod
     def list(workspace: Any) -> list[Experiment]:

@@ -96,7 +96,14 @@ class PipelineRun(SubmittedRun):
             latest[row.name or row.id] = row.id
         return [StepRun(self.workspace, run_id) for run_id in latest.values()]
 
-    get_children = get_steps
+    def get_children(
+        self, recursive: bool = False, tags: Any = None, properties: Any = None, **_: Any
+    ) -> list[Any]:
+        """The step runs (``recursive``: with their child runs)."""
+        steps: list[Any] = self.get_steps()
+        if recursive:
+            return [item for step in steps for item in [step, *step.get_children(recursive=True)]]
+        return steps
 
     def get_status(self) -> str:
         """Registry status; while that says the run is not over, the api-server or Airflow decides."""
