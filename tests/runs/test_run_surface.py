@@ -207,3 +207,14 @@ def test_get_runs_filters_newest_first(workspace: Any) -> None:
     assert experiment.get_runs(type="pipeline") == []
     assert [r.id for r in experiment.get_runs(type="interactive")] == [second.id, first.id]
     assert "filtered" in [e.name for e in Experiment.list(workspace)]
+
+
+def test_metrics_logged_before_a_sigkill_are_kept(workspace: Any, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "killed.py").write_text(
+        "import os, signal\nfrom airflow_mlw.core import Run\nrun = Run.get_context()\n"
+        "for i in range(300):\n    run.log('step', i)\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = Experiment(workspace, "killed").submit(ScriptRunConfig(str(tmp_path / "src"), "killed.py"))
+    assert run.get_status() == "Failed"
+    assert run.get_metrics()["step"] == list(range(300))
