@@ -46,7 +46,9 @@ def _fresh(tmp_path: Path, name: str, **extra: str) -> tuple[dict[str, str], Pat
 
 def _register(env: dict[str, str], cwd: Path, azurite: Any, container: str) -> dict[str, Any]:
     args = [container, services.AZURITE_ACCOUNT, services.AZURITE_KEY, azurite_endpoint(azurite)]
-    run = subprocess.run([sys.executable, "-c", REGISTER, *args], env=env, cwd=cwd, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", REGISTER, *args], env=env, cwd=cwd, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return dict(json.loads(run.stdout.strip().splitlines()[-1]))
 
