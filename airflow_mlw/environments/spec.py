@@ -20,7 +20,8 @@ CURATED_PREFIX = "MLW-"
 AZURE_CURATED_PREFIX = "AzureML-"
 #: pip names of the airflow_mlw runtime itself; with every ``azureml-*`` name, the runtime mounted
 #: into every run provides them, so they are not installed and not part of the spec hash.
-RUNTIME_PACKAGES = {"azureml", "airflow-mlw", "airflow-mlw-defaults", "airflow-mlw-core"}
+RUNTIME_PACKAGES = {"azureml", "airflow-mlw"}
+RUNTIME_PREFIXES = ("azureml-", "airflow-mlw-")  # the second as code ported by renaming spells them
 SPEC_FILE = "azureml_environment.json"
 CONDA_FILE = "conda_dependencies.yml"
 
@@ -139,7 +140,7 @@ class CondaDependencies:
 
 def is_runtime_package(requirement: str) -> bool:
     name = re.split(r"[=<>!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
-    return name.startswith("azureml-") or name in RUNTIME_PACKAGES
+    return name.startswith(RUNTIME_PREFIXES) or name in RUNTIME_PACKAGES
 
 
 def strip_build_string(conda_spec: str) -> str:
