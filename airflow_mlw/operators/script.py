@@ -48,6 +48,8 @@ class MlwScriptOperator(BaseOperator):
     :param outputs: output specs
     :param step_params: step ``params``, given to the script as ``AML_PARAMETER_<name>`` variables (templated)
     :param step_name: the pipeline step's name (``None`` for single script runs)
+    :param process_count: processes of a distributed job (``MpiConfiguration``, ``PyTorchConfiguration``)
+    :param processes_per_node: of those, per node (for ``LOCAL_RANK`` / ``NODE_RANK``)
     :param run_id: registry run id (created at submission; made here when ``None``)
     :param experiment_name: experiment of the run made here
     :param workspace: the workspace (default: ``Workspace.from_config()`` at run time)
@@ -72,6 +74,8 @@ class MlwScriptOperator(BaseOperator):
         step_name: str | None = None,
         allow_reuse: bool = True,
         step_version: str | None = None,
+        process_count: int = 1,
+        processes_per_node: int | None = None,
         run_id: str | None = None,
         experiment_name: str | None = None,
         workspace: Workspace | None = None,
@@ -90,6 +94,8 @@ class MlwScriptOperator(BaseOperator):
         self.step_name = step_name
         self.allow_reuse = allow_reuse
         self.step_version = step_version
+        self.process_count = process_count
+        self.processes_per_node = processes_per_node
         self.run_id = run_id
         self.experiment_name = experiment_name
         self.workspace = workspace
@@ -325,7 +331,13 @@ class MlwScriptOperator(BaseOperator):
         return None
 
     def command_line(self, arguments: list[str], python: str = "python") -> list[str]:
-        return [python, self.script, *arguments] if self.script else list(arguments)
+        """The script's command; a distributed job's N processes start through ``airflow_mlw.launch``."""
+        command = [python, self.script, *arguments] if self.script else list(arguments)
+        if self.process_count > 1:
+            per_node = self.processes_per_node or self.process_count
+            launch = [python, "-m", "airflow_mlw.launch", str(self.process_count), str(per_node), "--"]
+            return launch + command
+        return command
 
 
 class LocalScriptOperator(MlwScriptOperator):

@@ -66,6 +66,28 @@ class ScriptRunConfig:
                 environment.docker.enabled = bool(use_docker)
         return environment
 
+    def script_and_command(self) -> tuple[str, list[Any]]:
+        """(script, its arguments) — or, for ``command=[...]``, ("", the command); a command
+        string runs in ``/bin/sh -c``."""
+        if self.command is None:
+            return str(self.script), list(self.arguments)
+        if isinstance(self.command, str):
+            return "", ["/bin/sh", "-c", self.command]
+        return "", [*self.command, *self.arguments]
+
+    def process_counts(self) -> tuple[int, int | None]:
+        """(processes, per node) of ``distributed_job_config`` — all on this machine for local and
+        Docker compute; (1, None) without one."""
+        job = self.distributed_job_config
+        if job is None:
+            return 1, None
+        nodes = int(getattr(job, "node_count", 1) or 1)
+        per_node = getattr(job, "process_count_per_node", None)
+        if per_node is not None:
+            return int(per_node) * nodes, int(per_node)
+        total = getattr(job, "process_count", None) or nodes
+        return int(total), max(1, int(total) // nodes)
+
     @property
     def compute_target(self) -> Any:
         return self.run_config.target

@@ -67,8 +67,10 @@ class Experiment:
             )
         if not isinstance(config, ScriptRunConfig):
             raise MlwError(f"Experiment.submit cannot run a {type(config).__name__}")
-        if not config.script:
-            raise MlwError("ScriptRunConfig needs a script (entry_script)")
+        if not config.script and not config.command:
+            raise MlwError("ScriptRunConfig needs a script (entry_script) or a command")
+        if config.script and config.command:
+            raise MlwError(f"ScriptRunConfig takes a script or a command, not both ({config.script!r}, {config.command!r})")
         if self.workspace.settings.api_url:
             return self._submit_script_over_rest(config, tags or {})
         dag, run_id = self._script_dag(config, tags or {})
@@ -110,6 +112,11 @@ class Experiment:
     def _submit_script_over_rest(self, config: ScriptRunConfig, tags: dict[str, str]) -> Any:
         """The script as a one-task DAG in the deployment: a one-step pipeline that never reuses."""
 
+        if config.command is not None or config.distributed_job_config is not None:
+            raise MlwError(
+                "ScriptRunConfig with command= or distributed_job_config= runs in-process only for now "
+                "(unset [mlw] api_url); over REST submit a script"
+            )
         script = str(config.script)
         if not (Path(config.source_directory) / script).is_file():
             raise MlwError(f"entry script {script!r} not found in {config.source_directory}")
@@ -140,21 +147,25 @@ class Experiment:
             self.workspace,
             kind="script",
             experiment_name=self.name,
-            name=config.script,
+            name=config.script or config.script_and_command()[1][0],
             status="Queued",
             compute_target=target_name,
             tags=tags,
         )
-        arguments, inputs, outputs = script_run_data(str(config.script), config.arguments, config.inputs)
+        script, command = config.script_and_command()
+        arguments, inputs, outputs = script_run_data(script or command[0], command, config.inputs)
+        processes, per_node = config.process_counts()
         dag_id = dag_id_for(self.name, run_id)
         with DAG(dag_id, schedule=None, tags=["mlw", "experiment"]) as dag:
             script_operator(
                 task_id="script",
                 source_directory=str(Path(config.source_directory).resolve()),
-                script=str(config.script),
+                script=script,
                 arguments=arguments,
                 inputs=inputs,
                 outputs=outputs,
+                process_count=processes,
+                processes_per_node=per_node,
                 environment=config.run_environment(),
                 compute_kind=compute.kind,
                 compute_config=compute.config,
