@@ -27,25 +27,25 @@ import sys, time
 from airflow_mlw.run import Run
 run = Run({"run_id": "bench", "metrics_file": sys.argv[1]})
 t = time.perf_counter()
-for i in range(%d):
+for i in range(int(sys.argv[2])):
     run.log("loss", i * 0.001)
 print(time.perf_counter() - t)
-""" % METRICS
+"""
 PLAIN = """
 import json, sys, time
 t = time.perf_counter()
 with open(sys.argv[1], "a", encoding="utf-8") as handle:
-    for i in range(%d):
+    for i in range(int(sys.argv[2])):
         handle.write(json.dumps({"kind": "scalar", "name": "loss", "value": i * 0.001, "time": time.time()}) + "\\n")
         handle.flush()
 print(time.perf_counter() - t)
-""" % METRICS
+"""
 
 
 def timed(code: str, scratch: Path, repo: Path) -> float:
     target = scratch / f"metrics-{time.monotonic_ns()}.jsonl"
     out = subprocess.run(
-        [sys.executable, "-c", code, str(target)],
+        [sys.executable, "-c", code, str(target), str(METRICS)],
         env={**os.environ, "PYTHONPATH": str(repo)},
         capture_output=True,
         text=True,

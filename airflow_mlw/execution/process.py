@@ -28,6 +28,8 @@ from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
 log = logging.getLogger(__name__)
 STDERR_TAIL = 20
+#: The run file holding the script's output (Azure keeps it as ``azureml-logs/70_driver_log.txt``).
+DRIVER_LOG = "logs/driver_log.txt"
 #: Seconds a killed script gets between SIGTERM and SIGKILL (Airflow's supervisor waits 5 s).
 KILL_GRACE_SECONDS = 3
 
@@ -163,6 +165,19 @@ class ScriptExecution:
             return self.folder / relative
         return Path(path)
 
+    @property
+    def driver_log(self) -> Path:
+        """The script's stdout and stderr, kept with the run as ``logs/driver_log.txt``."""
+        return self.folder / "driver_log.txt"
+
+    def keep_log(self) -> list[str]:
+        """Upload the script's output (``get_file_names()`` lists ``logs/driver_log.txt``)."""
+        if not self.driver_log.exists():
+            return []
+        datastore = self.workspace.get_default_datastore()
+        datastore.backend.put_file(self.driver_log, f"mlw/run-files/{self.run_id}/{DRIVER_LOG}")
+        return [DRIVER_LOG]
+
     def keep_outputs(self) -> list[str]:
         """Files the script left in ``outputs/``, copied to the default datastore under the run's id."""
         files = sorted(
@@ -198,11 +213,20 @@ class ScriptProcess:
     line by line, :meth:`kill` stops it and every process it started (``on_kill``), and it dies
     with the task process (a worker killed with SIGKILL leaves no script running)."""
 
-    def __init__(self, command: list[str], cwd: Path, environ: dict[str, str], log_line: Callable[..., None]):
+    def __init__(
+        self,
+        command: list[str],
+        cwd: Path,
+        environ: dict[str, str],
+        log_line: Callable[..., None],
+        output: Path | None = None,
+    ):
         self.command = command
         self.cwd = cwd
         self.environ = environ
         self.log_line = log_line
+        #: File that gets every line of the script's stdout and stderr too.
+        self.output = output
         self.process: subprocess.Popen[str] | None = None
 
     def run(self, script: str) -> None:
@@ -219,21 +243,34 @@ class ScriptProcess:
             preexec_fn=_die_with_parent,
         )
         tail: list[str] = []
+        kept = open(self.output, "a", encoding="utf-8") if self.output is not None else None  # noqa: SIM115
+        lock = threading.Lock()
+
+        def keep(line: str) -> None:
+            if kept is not None:
+                with lock:
+                    kept.write(line + "\n")
 
         def pump_stderr() -> None:
             assert process.stderr is not None
             for line in process.stderr:
                 self.log_line("[stderr] %s", line.rstrip())
+                keep(line.rstrip())
                 tail.append(line.rstrip())
                 del tail[:-STDERR_TAIL]
 
         reader = threading.Thread(target=pump_stderr, daemon=True)
         reader.start()
         assert process.stdout is not None
-        for line in process.stdout:
-            self.log_line("%s", line.rstrip())
-        code = process.wait()
-        reader.join()
+        try:
+            for line in process.stdout:
+                self.log_line("%s", line.rstrip())
+                keep(line.rstrip())
+            code = process.wait()
+            reader.join()
+        finally:
+            if kept is not None:
+                kept.close()
         if code != 0:
             raise ScriptFailedError(failure_message(script, code, tail))
 

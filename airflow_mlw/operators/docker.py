@@ -75,6 +75,11 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self._extra_mounts: list[tuple[str, str, bool]] = []
         return MlwScriptOperator.execute(self, context)
 
+    @staticmethod
+    def _keep_output(execution: ScriptExecution, lines: Any) -> None:
+        text = "\n".join(str(line).rstrip() for line in ([lines] if isinstance(lines, str) else lines))
+        execution.driver_log.write_text(text + "\n" if text else "")
+
     def on_kill(self) -> None:
         """The task was killed (marked failed, timed out): the container is killed and removed at
         once (``python`` as PID 1 ignores SIGTERM, and the supervisor kills this process in 5 s)."""
@@ -117,8 +122,11 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
                 for target, source, read_only in self._extra_mounts
             ),
         ]
+        # The container's output comes back whole, for the run's driver log.
+        self.do_xcom_push, self.xcom_all = True, True
         try:
-            DockerOperator.execute(self, {})  # type: ignore[arg-type]
+            output = DockerOperator.execute(self, {})  # type: ignore[arg-type]
+            self._keep_output(execution, output or [])
         except APIError as exc:
             if self.device_requests and "device driver" in str(exc):
                 raise ComputeTargetException(
@@ -128,6 +136,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
             raise
         except DockerContainerFailedException as exc:
             lines = [str(line).rstrip() for line in (exc.logs or [])]
+            self._keep_output(execution, lines)
             code = self.cli.inspect_container(self.container["Id"])["State"]["ExitCode"]
             self.cli.remove_container(self.container["Id"], force=True)
             raise ScriptFailedError(failure_message(self.script, code, lines)) from None

@@ -273,15 +273,19 @@ class MlwScriptOperator(BaseOperator):
             execution.set_status("Running", task_id=ti.task_id)
             try:
                 self.run_script(ws, execution, environ, arguments)
-            except BaseException:
+            except BaseException as error:
                 execution.collect_metrics()
-                execution.set_status("Failed")
+                failure = {
+                    "files": execution.keep_log(),
+                    "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
+                }
+                execution.set_status("Failed", properties=failure)
                 raise
             metrics = execution.collect_metrics()
             committed = self._commit_outputs(ws, staging, ti, run_id)
             dataset_ids = [i.record["id"] for i in inputs.values() if i.record.get("id")]
             models = execution.register_models(dataset_ids, in_container=self.in_container)
-            files = execution.keep_outputs()
+            files = execution.keep_outputs() + execution.keep_log()
             execution.set_status(
                 "Finished",
                 properties={
@@ -354,7 +358,7 @@ class LocalScriptOperator(MlwScriptOperator):
         command = self.command_line(arguments, interpreter(self.mlw_environment, ws))
         self.log.info("running %s in %s", " ".join(command), execution.workdir)
         self._process: ScriptProcess | None = ScriptProcess(
-            command, execution.workdir, environ, self.log.info
+            command, execution.workdir, environ, self.log.info, output=execution.driver_log
         )
         self._process.run(self.script)
 

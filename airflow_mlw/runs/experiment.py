@@ -70,7 +70,9 @@ class Experiment:
         if not config.script and not config.command:
             raise MlwError("ScriptRunConfig needs a script (entry_script) or a command")
         if config.script and config.command:
-            raise MlwError(f"ScriptRunConfig takes a script or a command, not both ({config.script!r}, {config.command!r})")
+            raise MlwError(
+                f"ScriptRunConfig takes a script or a command, not both ({config.script!r}, {config.command!r})"
+            )
         if self.workspace.settings.api_url:
             return self._submit_script_over_rest(config, tags or {})
         dag, run_id = self._script_dag(config, tags or {})

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from airflow_mlw.api_client import ApiClient
 from airflow_mlw.datastores import Datastore
-from airflow_mlw.exceptions import MlwError
+from airflow_mlw.exceptions import ActivityFailedException, MlwError
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.runs.submitted import SubmittedRun
 
@@ -146,7 +146,7 @@ class PipelineRun(SubmittedRun):
                 print(f"  StepRun {step.name}: {step.get_status()}{reused}")
         if status == "Failed" and raise_on_error:
             failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
-            raise MlwError(f"pipeline run {self.id} failed (steps {failed})")
+            raise ActivityFailedException(f"pipeline run {self.id} failed (steps {failed})")
         return self.get_details()
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_mlw.datastores.paths import join_path, normalize_path
-from airflow_mlw.exceptions import MlwError, RunError, RunNotFoundError
+from airflow_mlw.exceptions import ActivityFailedException, MlwError, RunError, RunNotFoundError
 from airflow_mlw.execution import records
+from airflow_mlw.execution.process import DRIVER_LOG
 from airflow_mlw.models.registration import register_run_model, run_input_dataset_ids
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.registry.store import owned_row
@@ -207,14 +208,31 @@ class SubmittedRun(RunLogging):
         while (status := self.get_status()) in ("NotStarted", "Queued", "Running"):
             time.sleep(1)
         if show_output:
+            output = self.driver_output()
+            if output:
+                print(f"RunId: {self.id}\nStreaming {DRIVER_LOG}\n{'=' * (10 + len(DRIVER_LOG))}\n")
+                print(output, end="" if output.endswith("\n") else "\n")
             print(
                 f"RunId: {self.id}\nExecution Summary\n=================\nStatus: {status}", file=sys.stdout
             )
             for name, value in self.get_metrics().items():
                 print(f"  {name}: {value}")
         if status == "Failed" and raise_on_error:
-            raise MlwError(f"run {self.id} failed; see the Airflow task log of {self._row().dag_id}")
+            error = (self._row().properties or {}).get("error")
+            raise ActivityFailedException(
+                f"run {self.id} failed"
+                + (f": {error}" if error else f"; see the Airflow task log of {self._row().dag_id}")
+            )
         return self.get_details()
+
+    def driver_output(self) -> str:
+        """What the script printed (stdout and stderr), or "" when the run kept none."""
+        if DRIVER_LOG not in self.get_file_names():
+            return ""
+        with tempfile.TemporaryDirectory(prefix="mlw-driver-log-") as folder:
+            return Path(self.download_file(DRIVER_LOG, str(Path(folder) / "driver_log.txt"))).read_text(
+                errors="replace"
+            )
 
     def get_details(self) -> dict[str, Any]:
         """Azure's run details: ``runId``, ``status``, times, ``properties``, ``inputDatasets``,

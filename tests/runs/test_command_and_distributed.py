@@ -53,7 +53,7 @@ def test_command_runs_in_the_snapshot(workspace: Any, source: str) -> None:
     shell = Experiment(workspace, "command").submit(
         ScriptRunConfig(source, command="echo from-the-shell > outputs/said.txt")
     )
-    assert shell.get_file_names() == ["outputs/said.txt"]
+    assert shell.get_file_names() == ["outputs/said.txt", "logs/driver_log.txt"]
 
 
 def test_an_mpi_job_starts_every_rank_on_local_compute(workspace: Any, source: str) -> None:
@@ -79,7 +79,9 @@ def test_an_mpi_job_starts_every_rank_on_local_compute(workspace: Any, source: s
 
 def test_a_failing_rank_fails_the_run(workspace: Any, tmp_path: Path) -> None:
     (tmp_path / "fails").mkdir()
-    (tmp_path / "fails" / "one.py").write_text("import os, sys\nsys.exit(5 if os.environ['RANK'] == '1' else 0)\n")
+    (tmp_path / "fails" / "one.py").write_text(
+        "import os, sys\nsys.exit(5 if os.environ['RANK'] == '1' else 0)\n"
+    )
     config = ScriptRunConfig(
         str(tmp_path / "fails"), "one.py", distributed_job_config=PyTorchConfiguration(process_count=3)
     )
@@ -102,4 +104,7 @@ def test_a_pytorch_job_in_docker(workspace: Any, source: str, docker_engine: Any
     )
     run = Experiment(workspace, "torch_docker").submit(config)
     assert run.get_status() == "Finished"
-    assert [(r["rank"], r["world_size"], r["local_rank"]) for r in rows(run)] == [("0", "2", "0"), ("1", "2", "1")]
+    assert [(r["rank"], r["world_size"], r["local_rank"]) for r in rows(run)] == [
+        ("0", "2", "0"),
+        ("1", "2", "1"),
+    ]

@@ -45,8 +45,9 @@ def test_script_on_docker_compute_logs_metrics_without_airflow_in_the_image(
     )
     run = Experiment(workspace, "docker_exp").submit(config)
     run.wait_for_completion(show_output=True)
+    assert "has airflow: False" in run.driver_output()  # the container's output, kept with the run
     assert run.get_metrics() == {"answer": 42, "loss": [0.5, 0.25]}
-    assert run.get_file_names() == ["outputs/result.txt"]
+    assert run.get_file_names() == ["outputs/result.txt", "logs/driver_log.txt"]
     assert Path(run.download_file("outputs/result.txt", str(tmp_path))).read_text() == "hello"
 
 

@@ -169,3 +169,21 @@ def test_run_config_environment_variables_reach_the_script(workspace: Any, tmp_p
     assert run.get_metrics() == {"greeting": "hello"}
     # The user's environment object is left as it was.
     assert config.environment.environment_variables == {}
+
+
+def test_show_output_prints_what_the_script_printed(
+    workspace: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "talk").mkdir()
+    (tmp_path / "talk" / "talk.py").write_text(
+        "import sys\nprint('epoch 1 loss 0.5')\nprint('warning: slow', file=sys.stderr)\nsys.exit(2)\n"
+    )
+    run = Experiment(workspace, "talk").submit(ScriptRunConfig(str(tmp_path / "talk"), "talk.py"))
+    capsys.readouterr()
+    from airflow_mlw.exceptions import ActivityFailedException
+
+    with pytest.raises(ActivityFailedException, match="exited with code 2"):
+        run.wait_for_completion(show_output=True)
+    printed = capsys.readouterr().out
+    assert "epoch 1 loss 0.5" in printed and "warning: slow" in printed
+    assert "logs/driver_log.txt" in run.get_file_names()

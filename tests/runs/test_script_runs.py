@@ -28,7 +28,7 @@ def test_seed_estimator_on_local_compute(workspace: Any, tmp_path: Path) -> None
     metrics = run.get_metrics()
     assert metrics["Regularization Rate"] == 0.1
     assert 0.5 < metrics["Accuracy"] <= 1.0 and 0.5 < metrics["AUC"] <= 1.0
-    assert run.get_file_names() == ["outputs/diabetes_model.pkl"]
+    assert run.get_file_names() == ["outputs/diabetes_model.pkl", "logs/driver_log.txt"]
     local = run.download_file("outputs/diabetes_model.pkl", str(tmp_path))
     assert Path(local).stat().st_size > 100
     assert "training_experiment" in workspace.experiments

@@ -153,7 +153,11 @@ class ScheduleRecurrence:
         delta = self.delta()
         if delta is not None:
             return DeltaTriggerTimetable(delta)
-        return CronTriggerTimetable(str(self.cron_expression()), timezone=self.time_zone)
+        # A new schedule waits for its next time, as Azure's does. (Airflow treats run_immediately=False
+        # like None: a daily 06:30 schedule unpaused at 08:00 would fire the 06:30 run at once.)
+        return CronTriggerTimetable(
+            str(self.cron_expression()), timezone=self.time_zone, run_immediately=timedelta(0)
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScheduleRecurrence:
