@@ -108,7 +108,11 @@ def record_pipeline_run(
 def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
     """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
     dag_run = context["dag_run"]
-    update_run(workspace, pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id), status=status)
+    run_id = pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id)
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is not None and row.status != "Canceled":  # a canceled run failed because it was
+            row.status = status
 
 
 # -- what a script logged --------------------------------------------------------------------------

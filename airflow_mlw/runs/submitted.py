@@ -173,9 +173,10 @@ class SubmittedRun(RunLogging):
         row = self._row()
         if row.status in records.TERMINAL:
             return
+        # Canceled first: the DAG run's failure (and its callback) must not make it Failed.
+        records.set_status(self.workspace, self.id, "Canceled")
         if row.dag_id and row.dag_run_id:
             stop_dag_run(self.workspace, row.dag_id, row.dag_run_id)
-        self._end("Canceled")
 
     def _end(self, status: str, error: str | None = None) -> None:
         current = self.get_status()

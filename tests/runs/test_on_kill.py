@@ -152,3 +152,32 @@ def test_marking_a_running_docker_step_failed_removes_its_container(kill_stack: 
     _mark_failed(stack, "kill_docker", run_id, "sleep.py")
     _wait(lambda: sleepers() == [], 30, "the step's container is still there", stack)
     assert stack.wait("kill_docker", run_id, timeout=60)["state"] == "failed"
+
+
+def test_run_cancel_stops_the_script_and_marks_the_run_canceled(
+    kill_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run.cancel()`` from a client (``[mlw] api_url``): the DAG run is marked failed over REST,
+    Airflow kills the task, ``on_kill`` stops the script; the run says Canceled."""
+    from airflow_mlw.core import Workspace
+    from airflow_mlw.execution.records import pipeline_run_id
+    from airflow_mlw.runs.pipeline_run import PipelineRun
+
+    stack, marks = kill_stack
+    base = f"http://127.0.0.1:{stack.port}"
+    with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as response:
+        monkeypatch.setenv("MLW_API_TOKEN", json.loads(response.read())["access_token"])
+    monkeypatch.setenv("AIRFLOW__MLW__API_URL", base)
+    (marks / "pids").unlink(missing_ok=True)
+    dag_run_id = stack.trigger("kill_local")
+    _wait(lambda: (marks / "pids").exists(), 180, "the script did not start", stack)
+    script_pid, child_pid = map(int, (marks / "pids").read_text().split())
+    ws = Workspace.from_config()
+    run = PipelineRun(ws, pipeline_run_id(ws, "kill_local", dag_run_id))
+    assert run.get_status() == "Running"
+
+    run.cancel()
+    _wait(lambda: not _alive(script_pid) and not _alive(child_pid), 30, "the script is still running", stack)
+    assert stack.wait("kill_local", dag_run_id, timeout=60)["state"] == "failed"
+    time.sleep(3)  # the DAG's failure callback has run: it leaves a canceled run canceled
+    assert run.get_status() == "Canceled"
