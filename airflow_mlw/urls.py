@@ -39,6 +39,12 @@ def ui_path(page: str = "") -> str:
     return f"{urlsplit(api_base_url()).path}{URL_PREFIX}{UI_PREFIX}/{page}"
 
 
+def portal_url(page: str) -> str:
+    """An ML Workspace page as a browser opens it on the api-server (``run.get_portal_url()``)."""
+    split = urlsplit(api_server_url())
+    return f"{split.scheme}://{split.netloc}{ui_path(page)}"
+
+
 def task_run_url(ti_key: TaskInstanceKey, anchor: str = "") -> str:
     """The ML Workspace page of the run a task instance made, inside Airflow's UI."""
     query = urlencode({"dag_id": ti_key.dag_id, "dag_run_id": ti_key.run_id, "task_id": ti_key.task_id})

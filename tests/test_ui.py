@@ -146,7 +146,20 @@ def workspace_content(mlw_env: dict[str, str], tmp_path: Path) -> dict[str, Any]
     from airflow_mlw.pipeline.core import PipelineEndpoint
 
     PipelineEndpoint.publish(ws, "ui_scoring_endpoint", "stable name", published)
-    return {"workspace": ws, "versions": [first, second], "published": published}
+    from airflow_mlw.core import Experiment
+
+    with Experiment(ws, "ui_sweep").start_logging() as parent:
+        children = parent.create_children(tag_key="fold", tag_values=["0", "1"])
+        for child in children:
+            child.log("auc", 0.8)
+            child.complete()
+    return {
+        "workspace": ws,
+        "versions": [first, second],
+        "published": published,
+        "parent": parent.id,
+        "children": [child.id for child in children],
+    }
 
 
 @pytest.fixture
@@ -200,6 +213,12 @@ def test_ml_workspace_pages_in_the_airflow_ui(
         404,
         {"detail": "no dataset 'nope' in this workspace"},
     )
+    # Child runs are listed under their parent, and name it.
+    status, parent_page = request(f"{base}/mlw/ui/runs/{workspace_content['parent']}", token)
+    assert status == 200 and '<h2 id="children">Child runs</h2>' in parent_page
+    assert all(child in parent_page for child in workspace_content["children"])
+    status, child_page = request(f"{base}/mlw/ui/runs/{workspace_content['children'][0]}", token)
+    assert status == 200 and "Parent run" in child_page and workspace_content["parent"] in child_page
     status, body = request(f"{base}/mlw/ui/task-run?dag_id=d&dag_run_id=r&task_id=t", token)
     assert (status, body["detail"]) == (404, "task 't' of DAG run d/r has no run in this workspace")
 

@@ -110,9 +110,12 @@ class MlwScriptOperator(BaseOperator):
         """The registry row of this run (made here unless the submission made it), with ``fields``."""
         from airflow_mlw.execution import records
 
+        definition = {"runDefinition": self.run_definition()}
         if self.run_id is not None:
+            records.update_run(ws, self.run_id, properties=definition)
             return self.run_id
         ti = context["ti"]
+        fields["properties"] = {**definition, **fields.get("properties", {})}
         return records.create_run(
             ws,
             kind="step" if self.step_name else "script",
@@ -125,6 +128,17 @@ class MlwScriptOperator(BaseOperator):
             compute_target=self.compute_target,
             **fields,
         )
+
+    def run_definition(self) -> dict[str, Any]:
+        """What the run ran (``get_details()['runDefinition']``, ``get_environment()``)."""
+        return {
+            "script": self.script,
+            "arguments": list(self.arguments),
+            "target": self.compute_target,
+            "nodeCount": 1,
+            "processCount": self.process_count,
+            "environment": {"name": self.environment_name, "spec": self.environment_spec},
+        }
 
     # -- paths as the script sees them (host paths here; container paths in the Docker subclass) -----
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 
@@ -27,6 +28,7 @@ from airflow_mlw.runs.interactive import InteractiveRun
 from airflow_mlw.runs.pipeline_run import ScriptOverRestRun
 from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun, matches, run_of_kind
 from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
+from airflow_mlw.urls import portal_url
 
 #: Azure's run type names -> the kinds of run rows.
 RUN_TYPES = {
@@ -178,6 +180,10 @@ class Experiment:
             )
         records.update_run(self.workspace, run_id, dag_id=dag_id)
         return dag, run_id
+
+    def get_portal_url(self) -> str:
+        """The experiment's runs in the ML Workspace UI."""
+        return portal_url(f"runs?{urlencode({'experiment': self.name})}")
 
     def start_logging(
         self, *args: Any, snapshot_directory: str | None = None, outputs: str | None = None, **kwargs: Any

@@ -19,6 +19,7 @@ from airflow_mlw.models.registration import register_run_model, run_input_datase
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.registry.store import owned_row
 from airflow_mlw.run import RunLogging
+from airflow_mlw.urls import portal_url
 
 if TYPE_CHECKING:
     from airflow_mlw.runs.experiment import Experiment
@@ -95,6 +96,19 @@ class SubmittedRun(RunLogging):
         properties = dict(self._row().properties or {})
         properties["files"] = sorted({*properties.get("files", []), relative})
         records.update_run(self.workspace, self.id, properties=properties)
+
+    def get_environment(self) -> Any:
+        """The environment the run used (Azure's ``run.get_environment()``)."""
+        from airflow_mlw.environments.spec import Environment
+
+        used = (self._row().properties or {}).get("runDefinition", {}).get("environment")
+        if not used:
+            raise RunError(f"run {self.id} ran no environment (an interactive run or a pipeline run)")
+        return Environment.from_spec(used["name"], used["spec"])
+
+    def get_portal_url(self) -> str:
+        """The run's page in the ML Workspace UI, on the api-server's ``[api] base_url``."""
+        return portal_url(f"runs/{self.id}")
 
     def get_tags(self) -> dict[str, str]:
         return dict(self._row().tags or {})

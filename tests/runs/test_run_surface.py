@@ -218,3 +218,34 @@ def test_metrics_logged_before_a_sigkill_are_kept(workspace: Any, tmp_path: Path
     run = Experiment(workspace, "killed").submit(ScriptRunConfig(str(tmp_path / "src"), "killed.py"))
     assert run.get_status() == "Failed"
     assert run.get_metrics()["step"] == list(range(300))
+
+
+def test_portal_urls_are_pages_on_the_api_server(workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8123")
+    experiment = Experiment(workspace, "portal")
+    run = experiment.start_logging()
+    assert run.get_portal_url() == f"http://airflow.example:8123/mlw/ui/runs/{run.id}"
+    assert experiment.get_portal_url() == "http://airflow.example:8123/mlw/ui/runs?experiment=portal"
+
+
+def test_a_run_knows_its_environment_and_definition(workspace: Any, tmp_path: Path) -> None:
+    from airflow_mlw.core import Environment
+    from airflow_mlw.core.conda_dependencies import CondaDependencies
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "noop.py").write_text("print('ok')\n")
+    environment = Environment("noop-env")
+    environment.environment_variables = {"MODE": "test"}
+    environment.python.conda_dependencies = CondaDependencies.create(pip_packages=[])
+    config = ScriptRunConfig(str(tmp_path / "src"), "noop.py", arguments=["--n", 2], environment=environment)
+    run = Experiment(workspace, "definition").submit(config)
+    used = run.get_environment()
+    assert (used.name, used.spec_hash) == ("noop-env", environment.spec_hash)
+    definition = run.get_details()["runDefinition"]
+    assert (definition["script"], definition["arguments"], definition["target"]) == (
+        "noop.py",
+        ["--n", "2"],
+        "local",
+    )
+    with pytest.raises(RunError, match="ran no environment"):
+        Experiment(workspace, "definition").start_logging().get_environment()

@@ -137,9 +137,9 @@ def models(request: Request) -> HTMLResponse:
 
 
 @router.get("/runs")
-def runs(request: Request, kind: str | None = None) -> HTMLResponse:
+def runs(request: Request, kind: str | None = None, experiment: str | None = None) -> HTMLResponse:
     with queries.registry() as (_, session, ws_id):
-        rows = queries.latest_runs(session, ws_id, RUN_LIMIT, kind)
+        rows = queries.latest_runs(session, ws_id, RUN_LIMIT, kind, experiment)
         summaries = queries.summarize_runs(session, rows)
         steps = [summary for summary in summaries if summary.row.kind == "step"]
         hits = [summary for summary in steps if summary.row.reused_from_id]
@@ -185,9 +185,11 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         ("output", name, output["dataset"]) for name, output in outputs if output.get("dataset")
     ]
     datasets += [("input", name, used) for name, used in queries.input_datasets(row)]
-    steps = None
+    steps = children = None
     if row.kind == "pipeline":
         steps = queries.summarize_runs(session, queries.step_runs(session, row.id))
+    else:
+        children = queries.summarize_runs(session, queries.step_runs(session, row.id)) or None
     return render(
         request,
         "run.html",
@@ -200,4 +202,5 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         metrics_source=source,
         metrics=queries.metrics_of(session, [source]).get(source, []),
         steps=steps,
+        children=children,
     )

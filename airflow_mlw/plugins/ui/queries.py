@@ -231,10 +231,14 @@ class RunSummary:
     metrics: list[str]
 
 
-def latest_runs(session: Session, ws_id: int, limit: int, kind: str | None = None) -> Sequence[RunRow]:
+def latest_runs(
+    session: Session, ws_id: int, limit: int, kind: str | None = None, experiment: str | None = None
+) -> Sequence[RunRow]:
     query = select(RunRow).where(RunRow.workspace_id == ws_id)
     if kind:
         query = query.where(RunRow.kind == kind)
+    if experiment:
+        query = query.where(RunRow.experiment_name == experiment)
     return session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit)).all()
 
 
