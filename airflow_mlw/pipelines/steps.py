@@ -188,14 +188,20 @@ class EstimatorStep(PythonScriptStep):
 
 
 class CommandStep(PipelineStep):
-    """A shell command run in the snapshot of ``source_directory`` (Azure SDK v1.x ``CommandStep``)."""
+    """A command run in the snapshot of ``source_directory`` (Azure SDK v1.x ``CommandStep``).
+
+    ``command`` is a shell line or a list (whose items may be data, wired as a script step's
+    arguments). As in Azure, ``runconfig`` may be a ``ScriptRunConfig``: its command, source
+    directory, environment and compute target are the step's.
+    """
 
     def __init__(
         self,
-        command: str,
+        command: str | list[Any] | None = None,
         name: str | None = None,
         compute_target: Any = None,
         runconfig: Any = None,
+        runconfig_pipeline_params: Any = None,
         inputs: list[Any] | None = None,
         outputs: list[Any] | None = None,
         params: dict[str, Any] | None = None,
@@ -203,12 +209,21 @@ class CommandStep(PipelineStep):
         allow_reuse: bool = True,
         version: str | None = None,
     ) -> None:
-        self.command_line = command
+        script_run = runconfig if hasattr(runconfig, "run_config") else None
+        if script_run is not None:
+            command = command if command is not None else script_run.command
+            source_directory = source_directory or script_run.source_directory
+            runconfig = script_run.run_config
+        if not command:
+            raise MlwError("CommandStep needs a command (or a ScriptRunConfig with one as runconfig)")
+        self.command_line = command if isinstance(command, str) else None
+        listed = [] if isinstance(command, str) else list(command)
+        first = command.split()[0] if isinstance(command, str) else str(listed[0])
         super().__init__(
-            name or Path(command.split()[0]).name,
+            name or Path(first).name,
             inputs,
             outputs,
-            [],
+            listed,
             compute_target,
             runconfig,
             params,
@@ -218,7 +233,9 @@ class CommandStep(PipelineStep):
         )
 
     def command(self) -> tuple[str, list[str]]:
-        return "", ["/bin/sh", "-c", self.command_line]
+        if self.command_line is not None:
+            return "", ["/bin/sh", "-c", self.command_line]
+        return "", self.rendered_arguments()
 
 
 class StepSequence:

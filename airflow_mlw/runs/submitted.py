@@ -297,8 +297,13 @@ class SubmittedRun(RunLogging):
         return details
 
     def get_details_with_logs(self) -> dict[str, Any]:
-        """``get_details()``; the logs themselves are the Airflow task's (``logFiles`` names it)."""
-        return self.get_details()
+        """``get_details()`` with ``logFiles`` holding the logs' text: the script's output
+        (``logs/driver_log.txt``); the Airflow task's log is named."""
+        details = self.get_details()
+        output = self.driver_output()
+        if output:
+            details["logFiles"] = {DRIVER_LOG: output, **details["logFiles"]}
+        return details
 
     def download_files(
         self,

@@ -289,6 +289,22 @@ def test_command_step_runs_a_shell_command_in_the_snapshot(workspace: Any, scrip
     assert cmd.get_status() == "Finished" and cmd.get_metrics() == {"length": 5}
 
 
+def test_command_step_takes_a_script_run_config_as_azure_does(workspace: Any, scripts: Path) -> None:
+    """``CommandStep(runconfig=ScriptRunConfig(command=[...]))``: command, source and target come
+    from the config; a list command is an argument list."""
+    from airflow_mlw.core import ScriptRunConfig
+    from airflow_mlw.pipelines import CommandStep
+
+    src = ScriptRunConfig(
+        str(scripts), command=["python", "copy.py", "--text", "hi there"], compute_target="local"
+    )
+    step = CommandStep(name="from_src", runconfig=src)
+    assert (step.source_directory, step.compute_target) == (str(scripts), "local")
+    run = Experiment(workspace, "command_src").submit(Pipeline(workspace, [step]))
+    (cmd,) = run.find_step_run("from_src")
+    assert cmd.get_status() == "Finished" and cmd.get_metrics() == {"length": 8}
+
+
 def test_docker_target_named_by_string_is_not_silently_run_locally(workspace: Any, scripts: Path) -> None:
     from airflow_mlw.core.compute import ComputeTarget, DockerCompute
 

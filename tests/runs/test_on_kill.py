@@ -87,14 +87,21 @@ def _mark_failed(stack: AirflowStack, dag_id: str, run_id: str, task_id: str) ->
         assert response.status == 200
 
 
-@pytest.fixture
-def kill_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_engine: Any, base_image: str) -> Any:
+@pytest.fixture(scope="module")
+def kill_stack(tmp_path_factory: pytest.TempPathFactory, docker_engine: Any, base_image: str) -> Any:
+    """One deployment for the module's tests (each triggers its own DAG run)."""
+    tmp_path = tmp_path_factory.mktemp("kill")
+    settings = {"AIRFLOW__MLW__HOME": str(tmp_path / "mlw")}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+        yield from _deployment(tmp_path, settings)
+
+
+def _deployment(tmp_path: Path, settings: dict[str, str]) -> Any:
     from airflow_mlw.core import Workspace
     from airflow_mlw.core.compute import ComputeTarget, DockerCompute
 
-    settings = {"AIRFLOW__MLW__HOME": str(tmp_path / "mlw")}
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
     ws = Workspace.from_config()
     ComputeTarget.create(ws, "docker", DockerCompute.provisioning_configuration())
     source, dags = tmp_path / "src", tmp_path / "dags"
@@ -110,6 +117,7 @@ def kill_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_engine: A
 
 def test_marking_a_running_local_step_failed_stops_its_script_and_children(kill_stack: Any) -> None:
     stack, marks = kill_stack
+    (marks / "pids").unlink(missing_ok=True)
     run_id = stack.trigger("kill_local")
     _wait(lambda: (marks / "pids").exists(), 180, "the script did not start", stack)
     script_pid, child_pid = map(int, (marks / "pids").read_text().split())

@@ -187,3 +187,4 @@ def test_show_output_prints_what_the_script_printed(
     printed = capsys.readouterr().out
     assert "epoch 1 loss 0.5" in printed and "warning: slow" in printed
     assert "logs/driver_log.txt" in run.get_file_names()
+    assert "epoch 1 loss 0.5" in run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
