@@ -135,3 +135,47 @@ def test_attached_compute_runs_on_another_engine(
     finally:
         remote.stop()
     assert Path("/sys/class/net/docker0").exists(), "the main engine's bridge must survive"
+
+
+TABULAR_SCRIPT = """
+import importlib.util
+from airflow_mlw.core import Run
+
+run = Run.get_context()
+run.log("has_sqlalchemy", importlib.util.find_spec("sqlalchemy") is not None)
+run.log("has_airflow", importlib.util.find_spec("airflow") is not None)
+frame = run.input_datasets["iris"].to_pandas_dataframe()
+run.log("rows", len(frame))
+run.log_list("columns", list(frame.columns))
+"""
+
+
+def test_tabular_input_reads_in_an_image_without_sqlalchemy_or_airflow(
+    workspace: Any, docker_engine: Any, base_image: str, tmp_path: Path
+) -> None:
+    """The in-script runtime needs the standard library, plus pandas/pyarrow for tabular reads."""
+    from airflow_mlw.core import Dataset, Datastore
+
+    root = tmp_path / "store"
+    (root / "iris").mkdir(parents=True)
+    (root / "iris" / "iris.csv").write_text("sepal,species\n5.1,setosa\n7.0,versicolor\n")
+    store = Datastore.register_local(workspace, "tab_store", root)
+    iris = Dataset.Tabular.from_delimited_files(path=(store, "iris/iris.csv")).register(workspace, "iris")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "read.py").write_text(TABULAR_SCRIPT)
+    target = ComputeTarget.create(workspace, "docker-tab", DockerCompute.provisioning_configuration())
+    config = ScriptRunConfig(
+        str(tmp_path / "src"),
+        "read.py",
+        arguments=[iris.as_named_input("iris")],
+        compute_target=target,
+        environment=Environment.get(workspace, "MLW-pandas"),
+    )
+    run = Experiment(workspace, "tabular_docker").submit(config)
+    run.wait_for_completion()
+    assert run.get_metrics() == {
+        "has_sqlalchemy": False,
+        "has_airflow": False,
+        "rows": 2,
+        "columns": ["sepal", "species"],
+    }
