@@ -188,3 +188,23 @@ def test_show_output_prints_what_the_script_printed(
     assert "epoch 1 loss 0.5" in printed and "warning: slow" in printed
     assert "logs/driver_log.txt" in run.get_file_names()
     assert "epoch 1 loss 0.5" in run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
+
+
+def test_docker_runtime_config_turns_docker_on_for_the_run(data: dict[str, Any]) -> None:
+    from airflow_mlw.core.runconfig import DockerConfiguration
+
+    environment = Environment("plain")
+    config = ScriptRunConfig(
+        data["source"],
+        "score.py",
+        environment=environment,
+        docker_runtime_config=DockerConfiguration(use_docker=True),
+    )
+    assert config.run_config.docker.use_docker is True
+    used = config.run_environment()
+    assert used.docker.enabled and not environment.docker.enabled  # the user's object is untouched
+    assert used.spec()["python"] == environment.spec()["python"]
+    off = ScriptRunConfig(
+        data["source"], "score.py", docker_runtime_config=DockerConfiguration(use_docker=False)
+    )
+    assert off.run_environment().docker.enabled is False
