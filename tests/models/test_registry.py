@@ -182,7 +182,8 @@ def test_a_finished_script_run_registers_a_kept_file(workspace: Any, tmp_path: P
     assert (model.id, model.run_id, model.get_metrics()) == ("linear:1", run.id, {"rmse": 0.25})
     assert json.loads(Path(model.download(tmp_path / "out")).read_text()) == [1, 2]
     with pytest.raises(
-        Exception, match=r"kept no file 'outputs/nothing.pkl'; it has \['outputs/weights.json'\]"
+        Exception,
+        match=r"kept no file 'outputs/nothing.pkl'; it has \['outputs/weights.json', 'logs/driver_log.txt'\]",
     ):
         run.register_model("linear", "outputs/nothing.pkl")
 
