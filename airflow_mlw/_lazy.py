@@ -51,6 +51,21 @@ def _public_submodules(package: str) -> list[str]:
     return [info.name for info in pkgutil.iter_modules(path) if not info.name.startswith("_")]
 
 
+class LazyModule:
+    """A module imported on first attribute access (``lazy_module("pkg.mod").func(...)``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy_module(name: str) -> Any:
+    """``name``, imported when first used: for modules that need packages an environment may lack."""
+    return LazyModule(name)
+
+
 def loaded_class(module: str, name: str) -> Any:
     """Class ``name`` of ``module`` when that module is imported, else a class without instances:
     ``isinstance`` checks need no import of modules nobody has used (DAG files parse faster)."""

@@ -12,22 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw._lazy import lazy_module
 from airflow_mlw.datasets.manifest import Manifest, ManifestEntry, build_manifest
 from airflow_mlw.datasets.snapshot import copy_to_snapshot, snapshot_key
 from airflow_mlw.datasets.sources import Source
-from airflow_mlw.datasets.versioning import (
-    VersionRecord,
-    check_tags,
-    current_task,
-    list_versions,
-    load_manifest,
-    record_lineage,
-    register_version,
-    update_version,
-)
 from airflow_mlw.exceptions import DatasetDriftError, DatasetError
 
+# The registry (SQLAlchemy) is imported when first used: scripts import Dataset in images without it.
+versioning = lazy_module("airflow_mlw.datasets.versioning")
+
+
 if TYPE_CHECKING:
+    from airflow_mlw.datasets.versioning import VersionRecord
     from airflow_mlw.datastores.base import StorageBackend
     from airflow_mlw.workspace import Workspace
 
@@ -103,7 +99,7 @@ class AbstractDataset:
         """Every version number of this dataset's name."""
         if self._record is None:
             return []
-        return [record.version for record in list_versions(self.workspace, self._record.name)]
+        return [record.version for record in versioning.list_versions(self.workspace, self._record.name)]
 
     def reference(self) -> dict[str, Any]:
         """``{workspace, name, version, fingerprint, id}``: what goes through XCom."""
@@ -141,13 +137,13 @@ class AbstractDataset:
         """
         if not name or not isinstance(name, str):
             raise DatasetError(f"invalid dataset name {name!r}")
-        checked_tags = check_tags(tags)
+        checked_tags = versioning.check_tags(tags)
         self._workspace = workspace
         manifest, backends = self._build_manifest()
         definition = self.definition
         if snapshot:
             definition["snapshot"] = copy_to_snapshot(workspace, manifest, backends)
-        record = register_version(
+        record = versioning.register_version(
             workspace,
             name,
             self.kind,
@@ -159,19 +155,19 @@ class AbstractDataset:
             snapshot=snapshot,
         )
         if record.created:
-            record_lineage(workspace, record.id, "produced", current_task())
+            versioning.record_lineage(workspace, record.id, "produced", versioning.current_task())
         return type(self)(record.definition, workspace, record)
 
     def update(self, description: str | None = None, tags: dict[str, str] | None = None) -> Any:
         """Change the description and/or tags of this registered version."""
         record = self._require_record()
-        self._record = update_version(
-            self.workspace, record.id, description, check_tags(tags) if tags is not None else None
+        self._record = versioning.update_version(
+            self.workspace, record.id, description, versioning.check_tags(tags) if tags is not None else None
         )
         return self
 
     def add_tags(self, tags: dict[str, str]) -> Any:
-        return self.update(tags={**self.tags, **check_tags(tags)})
+        return self.update(tags={**self.tags, **versioning.check_tags(tags)})
 
     def remove_tags(self, tags: list[str] | str) -> Any:
         names = [tags] if isinstance(tags, str) else list(tags)
@@ -187,7 +183,7 @@ class AbstractDataset:
     def manifest(self) -> Manifest:
         """The registered version's manifest (file by file)."""
         record = self._require_record()
-        return Manifest.from_json(load_manifest(self.workspace, record.fingerprint))
+        return Manifest.from_json(versioning.load_manifest(self.workspace, record.fingerprint))
 
     def _check_drift(self, registered: Manifest) -> list[StorageBackend]:
         current, backends = self._build_manifest()
@@ -219,7 +215,7 @@ class AbstractDataset:
             if snapshot:
                 return self._snapshot_files(manifest, snapshot)
             backends = self._check_drift(manifest) if validate else backends_for(self.workspace, self.sources)
-            record_lineage(self.workspace, self._record.id, "consumed", current_task())
+            versioning.record_lineage(self.workspace, self._record.id, "consumed", versioning.current_task())
         located: list[tuple[ManifestEntry, Path]] = []
         remote: list[tuple[ManifestEntry, StorageBackend, Path]] = []
         cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
@@ -241,7 +237,9 @@ class AbstractDataset:
         from airflow_mlw.datastores.local import LocalBackend
 
         backend = Datastore(self.workspace, snapshot["datastore"]).backend
-        record_lineage(self.workspace, self._require_record().id, "consumed", current_task())
+        versioning.record_lineage(
+            self.workspace, self._require_record().id, "consumed", versioning.current_task()
+        )
         located, remote = [], []
         cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
         for entry in manifest.entries:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw._lazy import lazy_module
 from airflow_mlw.datasets.base import AbstractDataset
 from airflow_mlw.datasets.file_dataset import FileDataset
 from airflow_mlw.datasets.sources import parse_path
 from airflow_mlw.datasets.tabular_dataset import TabularDataset
-from airflow_mlw.datasets.versioning import VersionRecord, list_latest, load_by_id, load_version
 from airflow_mlw.exceptions import DatasetError
 
+# The registry (SQLAlchemy) is imported when first used: scripts import Dataset in images without it.
+versioning = lazy_module("airflow_mlw.datasets.versioning")
+
+
 if TYPE_CHECKING:
+    from airflow_mlw.datasets.versioning import VersionRecord
     from airflow_mlw.workspace import Workspace
 
 
@@ -127,16 +132,19 @@ class Dataset:
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> Any:
-        return Dataset._from_record(workspace, load_version(workspace, name, version))
+        return Dataset._from_record(workspace, versioning.load_version(workspace, name, version))
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str) -> Any:
-        return Dataset._from_record(workspace, load_by_id(workspace, id))
+        return Dataset._from_record(workspace, versioning.load_by_id(workspace, id))
 
     @staticmethod
     def get_all(workspace: Workspace) -> dict[str, Any]:
         """Latest version of every registered dataset, by name."""
-        return {record.name: Dataset._from_record(workspace, record) for record in list_latest(workspace)}
+        return {
+            record.name: Dataset._from_record(workspace, record)
+            for record in versioning.list_latest(workspace)
+        }
 
     @staticmethod
     def from_reference(reference: dict[str, Any], workspace: Workspace | None = None) -> Any:

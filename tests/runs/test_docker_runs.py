@@ -139,7 +139,7 @@ def test_attached_compute_runs_on_another_engine(
 
 TABULAR_SCRIPT = """
 import importlib.util
-from airflow_mlw.core import Run
+from airflow_mlw.core import Dataset, Run  # as ported scripts import them
 
 run = Run.get_context()
 run.log("has_sqlalchemy", importlib.util.find_spec("sqlalchemy") is not None)
