@@ -361,6 +361,23 @@ class InferenceConfig:
         self.environment = environment
         self.description = description
 
+    def scoring_environment(self) -> Environment:
+        """``environment``; else one made from ``conda_file`` (relative to ``source_directory``
+        when it is there, as Azure reads it); else the curated ``MLW-minimal``."""
+        from airflow_mlw.environments.spec import Environment, curated_environment
+
+        if self.environment is not None:
+            return self.environment
+        if self.conda_file:
+            path = Path(self.conda_file)
+            if self.source_directory is not None and not path.is_absolute():
+                inside = Path(self.source_directory) / path
+                path = inside if inside.is_file() else path
+            if not path.is_file():
+                raise WebserviceException(f"InferenceConfig conda_file {self.conda_file} does not exist")
+            return Environment.from_conda_specification(f"inference-{path.stem}", str(path))
+        return curated_environment("MLW-minimal")
+
     def resolved(self) -> tuple[Path, str]:
         """(source folder, entry script relative to it), checked to exist."""
         if not self.entry_script:

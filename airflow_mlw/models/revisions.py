@@ -33,11 +33,10 @@ def scoring_spec(
     limits: dict[str, float],
 ) -> ScoringSpec:
     from airflow_mlw.environments.docker_build import ensure_image
-    from airflow_mlw.environments.spec import curated_environment
     from airflow_mlw.models.containers import ScoringSpec, source_archive
 
     source, entry = inference_config.resolved()
-    environment = inference_config.environment or curated_environment("MLW-minimal")
+    environment = inference_config.scoring_environment()
     return ScoringSpec(
         image=ensure_image(environment, workspace, docker_url=docker_url),
         revision=revision,
