@@ -74,6 +74,22 @@ class InputDataset:
         return f"InputDataset(name={self.name!r}, path={self.path!r})"
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON can hold it: NumPy/pandas scalars and arrays become Python numbers and lists
+    (``run.log_list("counts", series.unique())``); anything else unknown becomes its text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(item) for item in value]
+    if callable(getattr(value, "tolist", None)):  # numpy arrays and scalars, pandas series
+        return jsonable(value.tolist())
+    if callable(getattr(value, "item", None)):
+        return jsonable(value.item())
+    return str(value)
+
+
 class RunLogging:
     """Azure's logging and tagging methods, shared by every run object: each call is one record
     ``(kind, name, value)`` handed to :meth:`_write` (a file in scripts, the registry elsewhere)."""
@@ -232,6 +248,7 @@ class Run(RunLogging):
         if root._handle is None:
             # One handle, flushed per record: a SIGKILLed script loses nothing it logged.
             root._handle = open(root._context["metrics_file"], "a", encoding="utf-8")  # noqa: SIM115
+        record["value"] = jsonable(value)
         root._handle.write(json.dumps(record, default=str) + "\n")
         root._handle.flush()
 

@@ -18,7 +18,7 @@ from airflow_mlw.execution.process import DRIVER_LOG
 from airflow_mlw.models.registration import register_run_model, run_input_dataset_ids
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.registry.store import owned_row
-from airflow_mlw.run import RunLogging
+from airflow_mlw.run import RunLogging, jsonable
 from airflow_mlw.urls import portal_url
 
 if TYPE_CHECKING:
@@ -77,7 +77,9 @@ class SubmittedRun(RunLogging):
         status = self.get_status()
         if kind in records.METRIC_KINDS and status in records.TERMINAL:
             raise RunError(f"run {self.id} is {status}: a finished run takes no more metrics")
-        records.apply_script_records(self.workspace, self.id, [{"kind": kind, "name": name, "value": value}])
+        records.apply_script_records(
+            self.workspace, self.id, [{"kind": kind, "name": name, "value": jsonable(value)}]
+        )
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         """Keep a file with the run on the default datastore (``get_file_names()`` lists it)."""

@@ -249,3 +249,20 @@ def test_a_run_knows_its_environment_and_definition(workspace: Any, tmp_path: Pa
     )
     with pytest.raises(RunError, match="ran no environment"):
         Experiment(workspace, "definition").start_logging().get_environment()
+
+
+def test_numpy_values_are_logged_as_numbers(workspace: Any, tmp_path: Path) -> None:
+    import numpy as np
+
+    run = Experiment(workspace, "numpy").start_logging()
+    run.log("count", np.int64(7))
+    run.log_list("categories", np.array([0, 8, 7]))
+    run.log_row("row", mean=np.float32(0.5))
+    run.complete()
+    assert run.get_metrics() == {"count": 7, "categories": [0, 8, 7], "row": {"mean": 0.5}}
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "np.py").write_text(
+        "import numpy as np\nfrom airflow_mlw.core import Run\nRun.get_context().log_list('c', np.arange(3))\n"
+    )
+    scripted = Experiment(workspace, "numpy").submit(ScriptRunConfig(str(tmp_path / "src"), "np.py"))
+    assert scripted.get_metrics() == {"c": [0, 1, 2]}
