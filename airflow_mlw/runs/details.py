@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution.records import TERMINAL
+from airflow_mlw.runs.interactive import InteractiveRun
 
 #: Statuses of a run that has not ended yet (Azure's).
 ACTIVE = ("NotStarted", "Queued", "Preparing", "Starting", "Running", "Finalizing")
@@ -139,12 +140,15 @@ class RunDetails:
         :param refresh_seconds: how often the registry is read
         """
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        # A run logged from this process (start_logging) ends only when this process says so:
+        # waiting for it here would never end. Show it once, as Azure's notebook widget returns.
+        once = isinstance(self.run_instance, InteractiveRun)
 
         def snapshots() -> Any:
             while True:
                 shot = self.snapshot()
                 yield shot
-                if shot.ended or (deadline is not None and time.monotonic() >= deadline):
+                if once or shot.ended or (deadline is not None and time.monotonic() >= deadline):
                     return
                 time.sleep(refresh_seconds)
 

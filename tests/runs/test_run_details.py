@@ -157,3 +157,18 @@ def test_something_that_is_not_a_run_is_refused(thing: Any) -> None:
 
     with pytest.raises(NotARunError, match="RunDetails needs a run"):
         RunDetails(thing)
+
+
+def test_an_interactive_run_still_running_is_shown_once(
+    workspace: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``RunDetails(run).show()`` right after ``start_logging`` (DP-100 lab 04) must not wait for a
+    run only this process can end."""
+    from airflow_mlw.core import Experiment
+    from airflow_mlw.widgets import RunDetails
+
+    run = Experiment(workspace, "shown_once").start_logging()
+    run.log("alpha", 0.1)
+    shot = RunDetails(run).show(refresh_seconds=0.1)
+    assert "Running" in shot.text() and "alpha" in shot.text()
+    run.complete()
