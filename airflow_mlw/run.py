@@ -184,6 +184,26 @@ class RunLogging:
     def get_tags(self) -> dict[str, str]:
         return dict(getattr(self, "_tags", {}))
 
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
+    ) -> Any:
+        raise NotImplementedError
+
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: list[str] | None = None
+    ) -> list[Any]:
+        """``count`` child runs, or one per ``tag_values`` entry tagged ``tag_key``."""
+        if tag_values is not None:
+            if tag_key is None:
+                raise RunError("create_children: tag_values needs a tag_key")
+            children = [self.child_run() for _ in tag_values]
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key, value)
+            return children
+        if not isinstance(count, int) or count < 1:
+            raise RunError(f"create_children: count must be a positive integer, not {count!r}")
+        return [self.child_run() for _ in range(count)]
+
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         raise NotImplementedError
 
@@ -265,21 +285,6 @@ class Run(RunLogging):
         )
         self._root()._write("child", name or "", {"id": child.id, "parent": self.id})
         return child
-
-    def create_children(
-        self, count: int | None = None, tag_key: str | None = None, tag_values: list[str] | None = None
-    ) -> list[Run]:
-        """``count`` children, or one per ``tag_values`` entry tagged ``tag_key``."""
-        if tag_values is not None:
-            if tag_key is None:
-                raise RunError("create_children: tag_values needs a tag_key")
-            children = [self.child_run() for _ in tag_values]
-            for child, value in zip(children, tag_values, strict=True):
-                child.tag(tag_key, value)
-            return children
-        if not isinstance(count, int) or count < 1:
-            raise RunError(f"create_children: count must be a positive integer, not {count!r}")
-        return [self.child_run() for _ in range(count)]
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         """Keep a file with the run (``get_file_names()`` lists it)."""

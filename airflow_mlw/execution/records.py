@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from airflow_mlw import run as in_script
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.registry.models import MetricRow, RunRow, utcnow
 
@@ -118,19 +119,7 @@ def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
 # -- what a script logged --------------------------------------------------------------------------
 
 #: Record kinds that are metrics (the rest: tags, properties, child runs, status, model requests).
-METRIC_KINDS = frozenset(
-    (
-        "scalar",
-        "list",
-        "row",
-        "table",
-        "image",
-        "confusion_matrix",
-        "accuracy_table",
-        "predictions",
-        "residuals",
-    )
-)
+METRIC_KINDS = frozenset(in_script.METRIC_KINDS)
 
 
 def apply_script_records(workspace: Any, run_id: str, logged: list[dict[str, Any]]) -> None:

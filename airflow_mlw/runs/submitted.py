@@ -142,20 +142,6 @@ class SubmittedRun(RunLogging):
         )
         return InteractiveRun(self.workspace, child_id)
 
-    def create_children(
-        self, count: int | None = None, tag_key: str | None = None, tag_values: list[str] | None = None
-    ) -> list[Any]:
-        if tag_values is not None:
-            if tag_key is None:
-                raise RunError("create_children: tag_values needs a tag_key")
-            children = [self.child_run() for _ in tag_values]
-            for child, value in zip(children, tag_values, strict=True):
-                child.tag(tag_key, value)
-            return children
-        if not isinstance(count, int) or count < 1:
-            raise RunError(f"create_children: count must be a positive integer, not {count!r}")
-        return [self.child_run() for _ in range(count)]
-
     def get_children(
         self, recursive: bool = False, tags: Any = None, properties: Any = None, **_: Any
     ) -> list[Any]:
