@@ -49,11 +49,25 @@ class InputDataset:
         self._files = spec.get("files") or []
 
     def to_pandas_dataframe(self) -> Any:
-        """Read a tabular input with pandas/pyarrow from the environment (not this package)."""
-        import pyarrow.dataset as pa_ds
-
+        """Read a tabular input with pyarrow from the environment, or pandas alone for delimited
+        files when the environment has no pyarrow (``azureml-dataset-runtime[pandas]`` pins are
+        not installed: the runtime is mounted)."""
         files = [str(Path(self.path) / f) for f in self._files] or [self.path]
         fmt = self._format
+        try:
+            import pyarrow.dataset as pa_ds
+        except ImportError:
+            if fmt.get("type") == "parquet":
+                raise
+            import pandas
+
+            frames = [
+                pandas.read_csv(
+                    f, sep=fmt.get("separator") or ",", header=0 if fmt.get("header", True) else None
+                )
+                for f in files
+            ]
+            return pandas.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if fmt.get("type") == "parquet":
             return pa_ds.dataset(files, format="parquet").to_table().to_pandas()
         import pyarrow.csv as pa_csv
@@ -72,6 +86,31 @@ class InputDataset:
 
     def __repr__(self) -> str:
         return f"InputDataset(name={self.name!r}, path={self.path!r})"
+
+
+class InputPath(str):
+    """``run.input_datasets[name]`` of a mounted or downloaded file input: its path, as Azure
+    gives it (``glob.glob(path + "/*.csv")``), with the input's name, version and fingerprint."""
+
+    def __new__(cls, name: str, spec: dict[str, Any]) -> InputPath:
+        path = super().__new__(cls, spec["path"])
+        path.name = name
+        path.path = spec["path"]
+        path.kind = spec.get("kind", "file")
+        path.version = spec.get("version")
+        path.fingerprint = spec.get("fingerprint")
+        return path
+
+    name: str
+    path: str
+    kind: str
+    version: Any
+    fingerprint: Any
+
+
+def input_dataset(name: str, spec: dict[str, Any]) -> InputDataset | InputPath:
+    """A tabular input reads as a dataset (``to_pandas_dataframe()``), a file input is its path."""
+    return InputDataset(name, spec) if spec.get("kind") == "tabular" else InputPath(name, spec)
 
 
 def jsonable(value: Any) -> Any:
@@ -235,7 +274,7 @@ class Run(RunLogging):
         self.name = context.get("step_name") or self.id
         self.experiment_name = context.get("experiment")
         self.input_datasets = {
-            name: InputDataset(name, spec) for name, spec in context.get("inputs", {}).items()
+            name: input_dataset(name, spec) for name, spec in context.get("inputs", {}).items()
         }
         self.outputs_dir = context.get("outputs_dir", "outputs")
         self.parent = _parent

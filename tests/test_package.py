@@ -120,3 +120,20 @@ def test_scripts_import_dataset_and_run_without_the_registry() -> None:
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
     )
     assert out.strip() == "[]"
+
+
+def test_tabular_inputs_read_with_pandas_alone_when_pyarrow_is_missing(tmp_path: Path) -> None:
+    """Environments that pinned ``azureml-dataset-runtime[pandas]`` have pandas but maybe no pyarrow
+    (the pin is not installed): delimited inputs still read. pyarrow is made unimportable in the
+    child process, as in such an environment."""
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "b.csv").write_text("x,y\n3,4\n")
+    out = run_python(
+        "import sys\nsys.modules['pyarrow'] = None\n"
+        "from airflow_mlw.run import InputDataset\n"
+        f"spec = {{'path': {str(tmp_path)!r}, 'kind': 'tabular', 'files': ['a.csv', 'b.csv'],"
+        " 'format': {'separator': ',', 'header': True}}\n"
+        "frame = InputDataset('t', spec).to_pandas_dataframe()\n"
+        "print(frame['y'].tolist(), 'pyarrow' in sys.modules and sys.modules['pyarrow'] is not None)"
+    )
+    assert out.strip() == "[2, 4] False"

@@ -293,6 +293,10 @@ class SubmittedRun(RunLogging):
             details["logFiles"] = {DRIVER_LOG: output, **details["logFiles"]}
         return details
 
+    def get_all_logs(self, destination: str | None = None) -> list[str]:
+        """Download the run's logs (``logs/...``: the script's output) into ``destination``."""
+        return self.download_files(prefix="logs", output_directory=destination or ".")
+
     def download_files(
         self,
         prefix: str | None = None,

@@ -38,6 +38,7 @@ frame = run.input_datasets["iris"].to_pandas_dataframe()
 run.log("rows", len(frame))
 run.log("table_arg_is_a_path", os.path.exists(args.table))
 images = sorted(p.name for p in Path(args.images).iterdir())
+assert run.input_datasets["images"] + "" == args.images  # a file input is its path, as in Azure
 run.log_list("images", images)
 run.log("copies_are_files", all(not p.is_symlink() for p in Path(args.copies).iterdir()))
 run.log("inputs", ",".join(sorted(run.input_datasets)))
@@ -173,7 +174,7 @@ def test_run_config_environment_variables_reach_the_script(workspace: Any, tmp_p
 
 def test_show_output_prints_what_the_script_printed(
     workspace: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+) -> None:  # and get_all_logs downloads it
     (tmp_path / "talk").mkdir()
     (tmp_path / "talk" / "talk.py").write_text(
         "import sys\nprint('epoch 1 loss 0.5')\nprint('warning: slow', file=sys.stderr)\nsys.exit(2)\n"
@@ -188,6 +189,11 @@ def test_show_output_prints_what_the_script_printed(
     assert "epoch 1 loss 0.5" in printed and "warning: slow" in printed
     assert "logs/driver_log.txt" in run.get_file_names()
     assert "epoch 1 loss 0.5" in run.get_details_with_logs()["logFiles"]["logs/driver_log.txt"]
+    (saved,) = run.get_all_logs(destination=str(tmp_path / "logs"))
+    assert (
+        Path(saved) == tmp_path / "logs" / "logs" / "driver_log.txt"
+        and "warning: slow" in Path(saved).read_text()
+    )
 
 
 def test_docker_runtime_config_turns_docker_on_for_the_run(data: dict[str, Any]) -> None:
