@@ -314,6 +314,12 @@ class Run(RunLogging):
     def _root(self) -> Run:
         return self if self.parent is None else self.parent._root()
 
+    @property
+    def experiment(self) -> ScriptExperiment:
+        """The run's experiment; its ``workspace`` takes ``Model.register`` (done after the script)."""
+        workspace = ScriptWorkspace(self._context.get("workspace") or "", self)
+        return ScriptExperiment(self.experiment_name or "", workspace)
+
     def child_run(
         self, name: str | None = None, run_id: str | None = None, outputs: str | None = None
     ) -> Run:
@@ -351,6 +357,30 @@ class Run(RunLogging):
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r})"
+
+
+class ScriptWorkspace:
+    """``run.experiment.workspace`` inside a script: the workspace by name. ``Model.register(
+    workspace=run.experiment.workspace, model_path=..., ...)`` becomes the run's request, which the
+    step registers once the script succeeded (as ``run.register_model``)."""
+
+    def __init__(self, name: str, run: Run) -> None:
+        self.name = name
+        self._in_script_run = run
+
+    def __repr__(self) -> str:
+        return f"Workspace(name={self.name!r}) (inside run {self._in_script_run.id})"
+
+
+class ScriptExperiment:
+    """``run.experiment`` inside a script."""
+
+    def __init__(self, name: str, workspace: ScriptWorkspace) -> None:
+        self.name = name
+        self.workspace = workspace
+
+    def __repr__(self) -> str:
+        return f"Experiment(name={self.name!r})"
 
 
 class OfflineRun(Run):

@@ -78,6 +78,8 @@ class ScriptExecution:
         root = "/mlw/run" if in_container else str(self.folder)
         context = {
             "run_id": self.run_id,
+            "workspace": self.workspace.name,
+            "experiment": self._experiment_name(),
             "metrics_file": f"{root}/metrics.jsonl",
             "outputs_dir": f"{root}/source/outputs",
             "inputs": inputs or {},
@@ -89,6 +91,13 @@ class ScriptExecution:
         environ["PYTHONPATH"] = RUNTIME_MOUNT if in_container else str(runtime_path())
         environ["PYTHONUNBUFFERED"] = "1"
         return environ
+
+    def _experiment_name(self) -> str | None:
+        from airflow_mlw.registry.models import RunRow
+
+        with self.workspace.store.session() as session:
+            row = session.get(RunRow, self.run_id)
+            return row.experiment_name if row is not None else None
 
     def set_status(self, status: str, **values: Any) -> None:
         # The registry's ORM is imported at run time: operator modules importing this one are parsed.

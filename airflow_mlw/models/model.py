@@ -183,6 +183,10 @@ class Model:
         :param datasets: the dataset versions it was trained from: ``[("training", dataset), ...]``
             or datasets
         """
+        in_script = getattr(workspace, "_in_script_run", None)
+        if in_script is not None:  # inside a script: the step registers it after the script
+            options = {"tags": tags, "properties": properties, "description": description}
+            return in_script.register_model(model_name, str(model_path), **options)  # type: ignore[no-any-return]
         from airflow_mlw.models.registration import dataset_ids, register_model
 
         return register_model(

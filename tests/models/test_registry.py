@@ -197,3 +197,28 @@ def test_scoring_scripts_import_model_without_airflow_or_sqlalchemy() -> None:
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
     )
     assert out.strip() == "[]"
+
+
+def test_model_register_inside_a_script_registers_after_the_script(workspace: Any, tmp_path: Path) -> None:
+    """``Model.register(workspace=run.experiment.workspace, ...)`` in a pipeline step's script (DP-100
+    lab 08): the step registers the model, linked to the run, once the script succeeded."""
+    from airflow_mlw.core import Model
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(
+        "import numpy as np\nfrom airflow_mlw.core import Model, Run\nrun = Run.get_context()\n"
+        "open('outputs/model.pkl', 'wb').write(b'weights')\n"
+        "print(run.experiment.name, run.experiment.workspace.name)\n"
+        "Model.register(workspace=run.experiment.workspace, model_path='outputs/model.pkl', model_name='in_script',"
+        " tags={'context': 'Pipeline'}, properties={'AUC': np.float64(0.88)})\nrun.complete()\n"
+    )
+    run = Experiment(workspace, "in_script").submit(ScriptRunConfig(str(tmp_path / "src"), "train.py"))
+    assert run.get_status() == "Finished"
+    model = Model(workspace, "in_script")
+    assert (model.version, model.run_id, model.tags, model.properties) == (
+        1,
+        run.id,
+        {"context": "Pipeline"},
+        {"AUC": 0.88},
+    )
+    assert "in_script test" in run.driver_output()
