@@ -48,6 +48,8 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         **settings,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # Airflow's default: new DAGs are paused. A published pipeline must run when triggered anyway.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
     services = ("api-server", "scheduler", "dag-processor", "triggerer")
     with airflow_stack(dags, extra_env=env, before_start=_passwords, services=services) as stack:

@@ -68,6 +68,7 @@ def trigger_on_server(
     conf = conf_for(published, parameter_assignments, data_path_assignments)
     dag_run_id = new_dag_run_id(experiment_name)
     run_id = record_pipeline_run(workspace, published.dag_id, dag_run_id, experiment_name, tags, "NotStarted")
+    unpause(published.dag_id)
     try:
         trigger_dag(
             published.dag_id,
@@ -81,6 +82,18 @@ def trigger_on_server(
             f"the DAG {published.dag_id!r} of published pipeline {published.name!r} is not parsed (yet) by Airflow"
         ) from None
     return run_id
+
+
+def unpause(dag_id: str) -> None:
+    """An active published pipeline runs when triggered, as Azure's does: its DAG is unpaused
+    (Airflow pauses new DAGs with ``[core] dags_are_paused_at_creation``, its default)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        model = session.get(DagModel, dag_id)
+        if model is not None and model.is_paused:
+            model.is_paused = False
 
 
 def submit_published(
