@@ -211,6 +211,18 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ExperimentRow(Base):
+    """An experiment's own state (its runs carry its name): archived or active."""
+
+    __tablename__ = "mlw_experiments"
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("mlw_workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ReuseLeaseRow(Base):
     """Single flight: the run computing a reuse key holds its lease until it commits or expires."""
 

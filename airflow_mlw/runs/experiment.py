@@ -21,7 +21,7 @@ from airflow_mlw.pipelines.data import DataPath
 from airflow_mlw.pipelines.graph import Pipeline
 from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
 from airflow_mlw.pipelines.steps import PythonScriptStep
-from airflow_mlw.registry.models import RunRow
+from airflow_mlw.registry.models import ExperimentRow, RunRow
 from airflow_mlw.runs.config import ScriptRunConfig
 from airflow_mlw.runs.inprocess import run_dag
 from airflow_mlw.runs.interactive import InteractiveRun
@@ -30,6 +30,8 @@ from airflow_mlw.runs.submitted import STATUS_BY_STATE, SubmittedRun, matches, r
 from airflow_mlw.runs.triggering import run_in_process, submit_over_rest
 from airflow_mlw.urls import portal_url
 
+#: Azure's ``Experiment.list(view_type=...)``.
+VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
 #: Azure's run type names -> the kinds of run rows.
 RUN_TYPES = {
     "azureml.scriptrun": "script",
@@ -214,11 +216,53 @@ class Experiment:
         ]
 
     @staticmethod
-    def list(workspace: Any) -> list[Experiment]:
+    def list(
+        workspace: Any, experiment_name: str | None = None, view_type: str = "ActiveOnly", tags: Any = None
+    ) -> list[Experiment]:
+        """The workspace's experiments by name (Azure's ``view_type``: ``ActiveOnly`` (default),
+        ``ArchivedOnly`` or ``All``)."""
+        if view_type not in VIEW_TYPES:
+            raise MlwError(f"view_type must be one of {', '.join(VIEW_TYPES)}, not {view_type!r}")
+        ws_id = workspace._workspace_id()
         with workspace.store.session() as session:
-            names = session.scalars(
-                select(RunRow.experiment_name)
-                .where(RunRow.workspace_id == workspace._workspace_id())
-                .distinct()
+            names = set(
+                session.scalars(select(RunRow.experiment_name).where(RunRow.workspace_id == ws_id).distinct())
+            )
+            rows = session.execute(
+                select(ExperimentRow.name, ExperimentRow.archived_at).where(
+                    ExperimentRow.workspace_id == ws_id
+                )
             ).all()
-        return [Experiment(workspace, name) for name in sorted(n for n in names if n)]
+        archived = {name for name, when in rows if when is not None}
+        names |= {name for name, _ in rows}
+        if experiment_name is not None:
+            names &= {experiment_name}
+        keep = {"ActiveOnly": lambda n: n not in archived, "ArchivedOnly": lambda n: n in archived}.get(
+            view_type, lambda n: True
+        )
+        return [Experiment(workspace, name) for name in sorted(n for n in names if n and keep(n))]
+
+    def archive(self) -> None:
+        """Hide the experiment from ``Experiment.list`` (its runs stay); ``reactivate()`` undoes it."""
+        self._set_archived(records.utcnow())
+
+    def reactivate(self, new_name: str | None = None) -> None:
+        if new_name is not None and new_name != self.name:
+            raise MlwError("reactivate(new_name=...) is not supported: experiments keep their name")
+        self._set_archived(None)
+
+    @property
+    def archived_time(self) -> Any:
+        with self.workspace.store.session() as session:
+            row = session.get(ExperimentRow, (self.workspace._workspace_id(), self.name))
+            return row.archived_at if row is not None else None
+
+    def _set_archived(self, when: Any) -> None:
+        ws_id = self.workspace._workspace_id()
+        with self.workspace.store.session(write=True) as session:
+            self.workspace.store.insert_ignore(
+                session, ExperimentRow, workspace_id=ws_id, name=self.name, created_at=records.utcnow()
+            )
+            row = session.get(ExperimentRow, (ws_id, self.name))
+            assert row is not None
+            row.archived_at = when

@@ -266,3 +266,19 @@ def test_numpy_values_are_logged_as_numbers(workspace: Any, tmp_path: Path) -> N
     )
     scripted = Experiment(workspace, "numpy").submit(ScriptRunConfig(str(tmp_path / "src"), "np.py"))
     assert scripted.get_metrics() == {"c": [0, 1, 2]}
+
+
+def test_archived_experiments_leave_the_active_list(workspace: Any) -> None:
+    kept, gone = Experiment(workspace, "kept"), Experiment(workspace, "gone")
+    kept.start_logging().complete()
+    gone.start_logging().complete()
+    gone.archive()
+    assert gone.archived_time is not None
+    assert [e.name for e in Experiment.list(workspace)] == ["kept"]
+    assert [e.name for e in Experiment.list(workspace, view_type="ArchivedOnly")] == ["gone"]
+    assert [e.name for e in Experiment.list(workspace, view_type="All")] == ["gone", "kept"]
+    assert len(gone.get_runs()) == 1  # its runs stay
+    gone.reactivate()
+    assert [e.name for e in Experiment.list(workspace)] == ["gone", "kept"]
+    with pytest.raises(MlwError, match="view_type must be one of"):
+        Experiment.list(workspace, view_type="Everything")
