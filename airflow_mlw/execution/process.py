@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 STDERR_TAIL = 20
 #: The run file holding the script's output (Azure keeps it as ``azureml-logs/70_driver_log.txt``).
 DRIVER_LOG = "logs/driver_log.txt"
+
+
+def snapshot_path(run_id: str) -> str:
+    """Where a run's source snapshot (a zip) lies on the default datastore."""
+    return f"mlw/run-snapshots/{run_id}.zip"
+
+
 #: Seconds a killed script gets between SIGTERM and SIGKILL (Airflow's supervisor waits 5 s).
 KILL_GRACE_SECONDS = 3
 
@@ -74,6 +81,8 @@ class ScriptExecution:
         """Copy the source, write the context file; returns the environment variables of the script."""
         self.spec.check()
         shutil.copytree(self.spec.source_directory, self.workdir, symlinks=True)
+        # The snapshot as the script got it (run.restore_snapshot()), kept with the run's logs.
+        shutil.make_archive(str(self.folder / "snapshot"), "zip", self.workdir)
         self.outputs_dir.mkdir(exist_ok=True)
         root = "/mlw/run" if in_container else str(self.folder)
         context = {
@@ -181,9 +190,12 @@ class ScriptExecution:
 
     def keep_log(self) -> list[str]:
         """Upload the script's output (``get_file_names()`` lists ``logs/driver_log.txt``)."""
+        datastore = self.workspace.get_default_datastore()
+        snapshot = self.folder / "snapshot.zip"
+        if snapshot.exists():
+            datastore.backend.put_file(snapshot, snapshot_path(self.run_id))
         if not self.driver_log.exists():
             return []
-        datastore = self.workspace.get_default_datastore()
         datastore.backend.put_file(self.driver_log, f"mlw/run-files/{self.run_id}/{DRIVER_LOG}")
         return [DRIVER_LOG]
 

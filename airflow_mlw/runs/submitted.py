@@ -14,7 +14,7 @@ from sqlalchemy import select
 from airflow_mlw.datastores.paths import join_path, normalize_path
 from airflow_mlw.exceptions import ActivityFailedException, MlwError, RunError, RunNotFoundError
 from airflow_mlw.execution import records
-from airflow_mlw.execution.process import DRIVER_LOG
+from airflow_mlw.execution.process import DRIVER_LOG, snapshot_path
 from airflow_mlw.models.registration import register_run_model, run_input_dataset_ids
 from airflow_mlw.registry.models import RunRow
 from airflow_mlw.registry.store import owned_row
@@ -292,6 +292,21 @@ class SubmittedRun(RunLogging):
         if output:
             details["logFiles"] = {DRIVER_LOG: output, **details["logFiles"]}
         return details
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | None = None) -> str:
+        """The run's source snapshot as a zip file (Azure's ``restore_snapshot``): written to
+        ``path`` (a ``.zip`` file, else a folder that gets ``<run id>.zip``), default the working
+        folder; its path."""
+        datastore = self.workspace.get_default_datastore()
+        info = datastore.backend.info(snapshot_path(snapshot_id or self.id))
+        if info is None:
+            raise RunError(f"run {self.id} kept no snapshot (interactive and pipeline runs have none)")
+        target = Path(path or ".")
+        if target.suffix != ".zip":  # a folder
+            target = target / f"{snapshot_id or self.id}.zip"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        datastore.backend.get_file(info, target.resolve())
+        return str(target)
 
     def get_all_logs(self, destination: str | None = None) -> list[str]:
         """Download the run's logs (``logs/...``: the script's output) into ``destination``."""

@@ -249,6 +249,11 @@ def test_a_run_knows_its_environment_and_definition(workspace: Any, tmp_path: Pa
     )
     with pytest.raises(RunError, match="ran no environment"):
         Experiment(workspace, "definition").start_logging().get_environment()
+    import zipfile
+
+    snapshot = run.restore_snapshot(path=str(tmp_path / "restored"))
+    assert Path(snapshot) == tmp_path / "restored" / f"{run.id}.zip"
+    assert zipfile.ZipFile(snapshot).read("noop.py") == b"print('ok')\n"
 
 
 def test_numpy_values_are_logged_as_numbers(workspace: Any, tmp_path: Path) -> None:
