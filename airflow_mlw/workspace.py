@@ -160,7 +160,7 @@ class Workspace:
         """Every workspace in the registry, by name (Azure's shape: name -> list of workspaces)."""
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import WorkspaceRow
+        from airflow_mlw.registry.rows import WorkspaceRow
 
         probe = cls(registry_url=registry_url)
         with probe.store.session() as session:
@@ -202,7 +202,7 @@ class Workspace:
     def _lookup_or_create(self) -> int:
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import WorkspaceRow
+        from airflow_mlw.registry.rows import WorkspaceRow
 
         with self.store.session() as session:
             row_id = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == self.name))
@@ -226,7 +226,7 @@ class Workspace:
         from sqlalchemy import select
 
         from airflow_mlw.datastores import LOCAL_KIND
-        from airflow_mlw.registry.models import DatastoreRow, WorkspaceRow
+        from airflow_mlw.registry.rows import DatastoreRow, WorkspaceRow
 
         with self.store.session(write=True) as session:
             existing = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == self.name))
@@ -261,7 +261,7 @@ class Workspace:
         from sqlalchemy import select
 
         from airflow_mlw.datastores import Datastore
-        from airflow_mlw.registry.models import WorkspaceRow
+        from airflow_mlw.registry.rows import WorkspaceRow
 
         workspace_id = self._workspace_id()
         with self.store.session() as session:
@@ -276,7 +276,7 @@ class Workspace:
         from sqlalchemy import update
 
         from airflow_mlw.datastores import Datastore
-        from airflow_mlw.registry.models import WorkspaceRow
+        from airflow_mlw.registry.rows import WorkspaceRow
 
         datastore = Datastore.get(self, name)
         with self.store.session(write=True) as session:
@@ -347,7 +347,7 @@ class Workspace:
         here (``id``, ``name``, ``location``, ``resourceGroup``, ``subscriptionId``, ``workspaceid``,
         ``description``, ``friendlyName``, ``tags``, ``creationTime``, ``provisioningState``), then
         this workspace's registry, home and datastores."""
-        from airflow_mlw.registry.models import WorkspaceRow
+        from airflow_mlw.registry.rows import WorkspaceRow
 
         workspace_id = self._workspace_id()
         with self.store.session() as session:

@@ -108,7 +108,7 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and row_status != "Finished":
             with ws.store.session() as session:
-                from airflow_mlw.registry.models import RunRow
+                from airflow_mlw.registry.rows import RunRow
 
                 row_status = session.get(RunRow, answer["Id"]).status
             time.sleep(1)

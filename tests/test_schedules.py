@@ -244,7 +244,7 @@ def test_datastore_change_runs_the_pipeline_once_per_batch(deployment: Deploymen
 
 
 def test_runner_fires_a_created_schedule_once(deployment: Deployment, tmp_path: Path) -> None:
-    from airflow_mlw.registry.models import ScheduleFiringRow
+    from airflow_mlw.registry.rows import ScheduleFiringRow
 
     ws = deployment.workspace
     (tmp_path / "record.py").write_text(RECORD_SCRIPT)

@@ -12,7 +12,7 @@ from airflow_mlw.exceptions import MlwError
 def _step_rows(args: argparse.Namespace, **filters: Any) -> list[Any]:
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import RunRow
+    from airflow_mlw.registry.rows import RunRow
 
     ws = open_workspace(args)
     query = select(RunRow).where(RunRow.workspace_id == ws._workspace_id(), RunRow.kind == "step")
@@ -78,7 +78,7 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
 def cmd_cache_clear(args: argparse.Namespace) -> int:
     from sqlalchemy import update
 
-    from airflow_mlw.registry.models import RunRow
+    from airflow_mlw.registry.rows import RunRow
 
     ws = open_workspace(args)
     with ws.store.session(write=True) as session:

@@ -77,7 +77,7 @@ class ComputeTarget:
             settings["queue"] = name
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import ComputeTargetRow
+        from airflow_mlw.registry.rows import ComputeTargetRow
 
         ws_id = workspace._workspace_id()
         with workspace.store.session(write=True) as session:
@@ -111,7 +111,7 @@ class ComputeTarget:
     def list(workspace: Any) -> list[Any]:
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import ComputeTargetRow
+        from airflow_mlw.registry.rows import ComputeTargetRow
 
         ws_id = workspace._workspace_id()
         with workspace.store.session() as session:
@@ -136,7 +136,7 @@ class ComputeTarget:
     def delete(self) -> None:
         from sqlalchemy import delete
 
-        from airflow_mlw.registry.models import ComputeTargetRow
+        from airflow_mlw.registry.rows import ComputeTargetRow
 
         with self.workspace.store.session(write=True) as session:
             session.execute(
@@ -158,7 +158,7 @@ def _lookup(workspace: Any, name: str) -> tuple[str, dict[str, Any]]:
         return LocalCompute.kind, {}
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import ComputeTargetRow
+    from airflow_mlw.registry.rows import ComputeTargetRow
 
     ws_id = workspace._workspace_id()
     with workspace.store.session() as session:

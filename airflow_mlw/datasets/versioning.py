@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from airflow_mlw.exceptions import DatasetError, DatasetExistsError, DatasetNotFoundError
-from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow
+from airflow_mlw.registry.rows import DatasetRow, DatasetVersionRow, LineageRow, ManifestRow
 from airflow_mlw.registry.versioned import Versioned
 
 if TYPE_CHECKING:

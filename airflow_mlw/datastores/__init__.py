@@ -87,7 +87,7 @@ class Datastore:
     def _record(self) -> dict[str, Any]:
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import DatastoreRow
+        from airflow_mlw.registry.rows import DatastoreRow
 
         ws_id = self.workspace._workspace_id()
         with self.workspace.store.session() as session:
@@ -255,7 +255,7 @@ class Datastore:
     def _list_datastores(cls, workspace: Workspace) -> list[Datastore]:
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import DatastoreRow
+        from airflow_mlw.registry.rows import DatastoreRow
 
         ws_id = workspace._workspace_id()
         with workspace.store.session() as session:
@@ -402,7 +402,7 @@ class Datastore:
     ) -> Datastore:
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import DatastoreRow
+        from airflow_mlw.registry.rows import DatastoreRow
 
         validate_datastore_name(datastore_name)
         ws_id = workspace._workspace_id()

@@ -220,7 +220,7 @@ def _record_tag(ws: Any, env: Environment, tag: str) -> None:
     """The image tag on the registered versions of this spec (shown by ``mlw env show`` and the UI)."""
     from sqlalchemy import or_, select, update
 
-    from airflow_mlw.registry.models import EnvironmentRow, EnvironmentVersionRow
+    from airflow_mlw.registry.rows import EnvironmentRow, EnvironmentVersionRow
 
     with ws.store.session() as session:
         stale = session.scalars(

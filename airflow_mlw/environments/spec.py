@@ -320,7 +320,7 @@ class Environment:
 
     def register(self, workspace: Any) -> Environment:
         """Register; the same spec returns the existing version, a changed one the next version."""
-        from airflow_mlw.environments.registry import register_environment
+        from airflow_mlw.environments.registration import register_environment
 
         for prefix in (CURATED_PREFIX, AZURE_CURATED_PREFIX):
             if self.name.startswith(prefix):
@@ -333,13 +333,13 @@ class Environment:
     def get(
         cls, workspace: Any, name: str, version: int | str | None = None, label: str | None = None
     ) -> Environment:
-        from airflow_mlw.environments.registry import get_environment
+        from airflow_mlw.environments.registration import get_environment
 
         return get_environment(workspace, name, version)
 
     @classmethod
     def list(cls, workspace: Any) -> dict[str, Environment]:
-        from airflow_mlw.environments.registry import list_environments
+        from airflow_mlw.environments.registration import list_environments
 
         return list_environments(workspace)
 

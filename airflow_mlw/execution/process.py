@@ -102,7 +102,7 @@ class ScriptExecution:
         return environ
 
     def _experiment_name(self) -> str | None:
-        from airflow_mlw.registry.models import RunRow
+        from airflow_mlw.registry.rows import RunRow
 
         with self.workspace.store.session() as session:
             row = session.get(RunRow, self.run_id)

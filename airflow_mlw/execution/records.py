@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_mlw import run as in_script
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.registry.models import MetricRow, RunRow, utcnow
+from airflow_mlw.registry.rows import MetricRow, RunRow, utcnow
 
 TERMINAL = ("Finished", "Failed", "Canceled")
 

@@ -30,7 +30,7 @@ from airflow_mlw.datastores import Datastore
 from airflow_mlw.datastores.checksums import memo_for_home
 from airflow_mlw.execution.inputs import StepInput
 from airflow_mlw.execution.outputs import output_exists
-from airflow_mlw.registry.models import ReuseLeaseRow, RunRow
+from airflow_mlw.registry.rows import ReuseLeaseRow, RunRow
 
 log = logging.getLogger(__name__)
 KEY_SCHEMA = 1

@@ -17,7 +17,7 @@ from airflow_mlw.datastores.paths import join_path, normalize_path
 from airflow_mlw.exceptions import MlwError, WebserviceException
 from airflow_mlw.models.model import STORAGE_PREFIX, Model
 from airflow_mlw.models.versions import check_name, register_version
-from airflow_mlw.registry.models import RunRow
+from airflow_mlw.registry.rows import RunRow
 
 if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace

@@ -286,7 +286,7 @@ class Webservice:
         """Services of the workspace, by name (``compute_type``: ``"Local"`` or ``"Inference"``)."""
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import WebserviceRow
+        from airflow_mlw.registry.rows import WebserviceRow
 
         with workspace.store.session() as session:
             names = session.scalars(

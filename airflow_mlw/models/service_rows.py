@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def row_query(session: Any, workspace: Workspace, name: str) -> Any:
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import WebserviceRow
+    from airflow_mlw.registry.rows import WebserviceRow
 
     return session.scalar(
         select(WebserviceRow).where(
@@ -34,7 +34,7 @@ def claim_name(workspace: Workspace, name: str, target_name: str | None) -> None
     """The service's row, in state ``Transitioning``; a name already taken is an error."""
     from sqlalchemy.exc import IntegrityError
 
-    from airflow_mlw.registry.models import WebserviceRow
+    from airflow_mlw.registry.rows import WebserviceRow
 
     taken = WebserviceException(
         f"a service named {name!r} already exists in workspace {workspace.name!r}; "
@@ -59,7 +59,7 @@ def claim_name(workspace: Workspace, name: str, target_name: str | None) -> None
 
 
 def save_row(workspace: Workspace, name: str, **fields: Any) -> None:
-    from airflow_mlw.registry.models import utcnow
+    from airflow_mlw.registry.rows import utcnow
 
     with workspace.store.session(write=True) as session:
         row = row_query(session, workspace, name)
@@ -73,7 +73,7 @@ def save_row(workspace: Workspace, name: str, **fields: Any) -> None:
 def forget_row(workspace: Workspace, name: str) -> None:
     from sqlalchemy import delete
 
-    from airflow_mlw.registry.models import WebserviceRow
+    from airflow_mlw.registry.rows import WebserviceRow
 
     with workspace.store.session(write=True) as session:
         session.execute(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_mlw.exceptions import ModelNotFoundError, WebserviceException
-from airflow_mlw.registry.models import (
+from airflow_mlw.registry.rows import (
     LineageRow,
     ModelRow,
     ModelVersionRow,

@@ -29,7 +29,7 @@ from airflow_mlw.pipelines.published_dag import (
     wait_until_parsed,
     write_dag_file,
 )
-from airflow_mlw.registry.models import (
+from airflow_mlw.registry.rows import (
     PipelineEndpointRow,
     PipelineEndpointVersionRow,
     PublishedPipelineRow,
@@ -170,7 +170,7 @@ class PublishedPipeline:
     ) -> PublishedPipeline:
         """Record ``pipeline`` as published; without ``dag_id`` (or a DAG made by ``to_dag``) a DAG
         file is written into Airflow's DAGs folder."""
-        from airflow_mlw.registry.models import new_id
+        from airflow_mlw.registry.rows import new_id
 
         if not name:
             raise MlwError("a published pipeline needs a name")

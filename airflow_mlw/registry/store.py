@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from airflow_mlw.exceptions import ConfigError, RegistryUnavailableError
-from airflow_mlw.registry.models import VersionCounterRow
+from airflow_mlw.registry.rows import VersionCounterRow
 
 VERSION_TABLE = "mlw_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from airflow_mlw.registry.models import ManifestRow, utcnow
+from airflow_mlw.registry.rows import ManifestRow, utcnow
 from airflow_mlw.registry.store import owned_row
 
 if TYPE_CHECKING:

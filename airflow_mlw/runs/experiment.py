@@ -21,7 +21,7 @@ from airflow_mlw.pipelines.data import DataPath
 from airflow_mlw.pipelines.graph import Pipeline
 from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
 from airflow_mlw.pipelines.steps import PythonScriptStep
-from airflow_mlw.registry.models import ExperimentRow, RunRow
+from airflow_mlw.registry.rows import ExperimentRow, RunRow
 from airflow_mlw.runs.config import ScriptRunConfig
 from airflow_mlw.runs.inprocess import run_dag
 from airflow_mlw.runs.interactive import InteractiveRun

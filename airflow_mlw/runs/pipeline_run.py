@@ -12,7 +12,7 @@ from sqlalchemy import select
 from airflow_mlw.api_client import ApiClient
 from airflow_mlw.datastores import Datastore
 from airflow_mlw.exceptions import ActivityFailedException, MlwError
-from airflow_mlw.registry.models import RunRow
+from airflow_mlw.registry.rows import RunRow
 from airflow_mlw.runs.submitted import SubmittedRun
 
 

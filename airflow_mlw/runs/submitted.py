@@ -16,7 +16,7 @@ from airflow_mlw.exceptions import ActivityFailedException, MlwError, RunError, 
 from airflow_mlw.execution import records
 from airflow_mlw.execution.process import DRIVER_LOG, snapshot_path
 from airflow_mlw.models.registration import register_run_model, run_input_dataset_ids
-from airflow_mlw.registry.models import RunRow
+from airflow_mlw.registry.rows import RunRow
 from airflow_mlw.registry.store import owned_row
 from airflow_mlw.run import RunLogging, jsonable
 from airflow_mlw.urls import portal_url

@@ -19,7 +19,7 @@ from airflow_mlw.pipelines.publish import (
     check_parameters,
     dags_folder,
 )
-from airflow_mlw.registry.models import RunRow
+from airflow_mlw.registry.rows import RunRow
 from airflow_mlw.runs.inprocess import run_dag
 from airflow_mlw.runs.pipeline_run import PipelineRun
 from airflow_mlw.runs.submitted import STATUS_BY_STATE

@@ -37,7 +37,7 @@ def test_azureml_pins_do_not_change_the_spec_hash(workspace: Any, caplog: pytest
     plain, ported = pip_env("train", "six"), pip_env("train", "six", *AZUREML_PINS)
     assert ported.spec_hash == plain.spec_hash
     assert plain.register(workspace).version == 1
-    caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registry")
+    caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registration")
     assert ported.register(workspace).version == 1, "adding azureml pins rebuilds nothing"
     assert any(
         "pip packages azureml-sdk azureml-defaults==1.53.0" in r.getMessage()
@@ -76,7 +76,7 @@ def test_azureml_pins_are_not_installed_and_the_build_log_says_so() -> None:
 def test_curated_azureml_names_resolve_to_mlw_ones(
     workspace: Any, caplog: pytest.LogCaptureFixture, azure_name: str, mlw_name: str
 ) -> None:
-    caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registry")
+    caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registration")
     env = Environment.get(workspace, azure_name)
     assert env.name == mlw_name
     assert (

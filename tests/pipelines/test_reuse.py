@@ -192,7 +192,7 @@ def test_single_flight_lease(workspace: Any) -> None:
     from datetime import datetime, timedelta
 
     from airflow_mlw.execution import reuse
-    from airflow_mlw.registry.models import ReuseLeaseRow
+    from airflow_mlw.registry.rows import ReuseLeaseRow
 
     assert reuse.acquire_lease(workspace, "k" * 64, "run-a")
     assert not reuse.acquire_lease(workspace, "k" * 64, "run-b"), "a live holder keeps the key"

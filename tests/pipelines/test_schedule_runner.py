@@ -114,7 +114,7 @@ def test_each_due_time_fires_once(scheduled: tuple[Any, Any]) -> None:
 
 def test_concurrent_runners_fire_a_due_time_once(scheduled: tuple[Any, Any]) -> None:
     from airflow_mlw import Workspace
-    from airflow_mlw.registry.models import ScheduleFiringRow
+    from airflow_mlw.registry.rows import ScheduleFiringRow
 
     ws, published = scheduled
     schedules = [

@@ -136,7 +136,7 @@ def fill_registry(
     from sqlalchemy import insert, select
 
     from airflow_mlw.execution.outputs import commit_output
-    from airflow_mlw.registry.models import DatasetRow, DatasetVersionRow, RunRow, new_id, utcnow
+    from airflow_mlw.registry.rows import DatasetRow, DatasetVersionRow, RunRow, new_id, utcnow
 
     ws_id = workspace._workspace_id()
     staging = tmp / "staging" / "model"

@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy import create_engine, inspect
 
-from airflow_mlw.registry.models import Base
+from airflow_mlw.registry.rows import Base
 from airflow_mlw.registry.store import VERSION_TABLE, RegistryStore, head_revision
 
 

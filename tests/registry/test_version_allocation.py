@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_mlw.registry.models import WorkspaceRow
+from airflow_mlw.registry.rows import WorkspaceRow
 from airflow_mlw.registry.store import RegistryStore
 
 N = 32

@@ -101,7 +101,7 @@ def test_view_of_a_running_pipeline_refreshes_until_it_finishes(workspace: Any, 
     ``show()`` on the pipeline run as soon as its registry row exists."""
     from sqlalchemy import select
 
-    from airflow_mlw.registry.models import RunRow
+    from airflow_mlw.registry.rows import RunRow
     from airflow_mlw.runs import PipelineRun
 
     seen: dict[str, Any] = {}

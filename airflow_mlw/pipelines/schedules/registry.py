@@ -164,7 +164,7 @@ class Schedule(ScheduleDefinition):
         """What :meth:`create` and :meth:`create_for_pipeline_endpoint` share: check the target
         (exactly one of ``pipeline_id`` and ``pipeline_endpoint_id``), validate, take the baseline
         of a watched datastore and write the record."""
-        from airflow_mlw.registry.models import ScheduleRow
+        from airflow_mlw.registry.rows import ScheduleRow
 
         schema = _target_parameters(workspace, pipeline_id, pipeline_endpoint_id)
         if not name:
@@ -273,7 +273,7 @@ class Schedule(ScheduleDefinition):
         cls, workspace: Workspace, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
     ) -> Schedule:
         """The schedule ``id``; raises :class:`ScheduleNotFoundError`."""
-        from airflow_mlw.registry.models import ScheduleRow
+        from airflow_mlw.registry.rows import ScheduleRow
         from airflow_mlw.registry.store import owned_row
 
         with workspace.store.session() as session:
@@ -295,7 +295,7 @@ class Schedule(ScheduleDefinition):
         """The workspace's schedules, oldest first; only active ones unless ``active_only=False``."""
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import ScheduleRow
+        from airflow_mlw.registry.rows import ScheduleRow
 
         query = select(ScheduleRow).where(ScheduleRow.workspace_id == workspace._workspace_id())
         if pipeline_id is not None:
@@ -353,7 +353,7 @@ class Schedule(ScheduleDefinition):
         or path takes a new baseline."""
         from sqlalchemy import select
 
-        from airflow_mlw.registry.models import ScheduleRow
+        from airflow_mlw.registry.rows import ScheduleRow
 
         workspace = self._recorded_workspace()
         if status is not None and status not in (ACTIVE, DISABLED):
@@ -427,7 +427,7 @@ def _target_parameters(
     """The parameter schema of the published pipeline a new schedule runs (``{}`` for an endpoint,
     whose default version may change); raises :class:`ScheduleError` when the target is not in
     ``workspace``."""
-    from airflow_mlw.registry.models import PipelineEndpointRow, PublishedPipelineRow
+    from airflow_mlw.registry.rows import PipelineEndpointRow, PublishedPipelineRow
     from airflow_mlw.registry.store import owned_row
 
     with workspace.store.session() as session:

@@ -21,7 +21,7 @@ from airflow_mlw.exceptions import MlwError
 from airflow_mlw.pipelines.schedules.definition import ACTIVE
 from airflow_mlw.pipelines.schedules.recurrence import ScheduleRecurrence
 from airflow_mlw.pipelines.schedules.registry import as_utc
-from airflow_mlw.registry.models import (
+from airflow_mlw.registry.rows import (
     PipelineEndpointRow,
     PipelineEndpointVersionRow,
     PublishedPipelineRow,

@@ -16,7 +16,7 @@ from airflow_mlw.plugins.ui.rendering import render
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from airflow_mlw.registry.models import RunRow
+    from airflow_mlw.registry.rows import RunRow
 
 router = APIRouter(default_response_class=HTMLResponse)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException
 from sqlalchemy import func, select
 
-from airflow_mlw.registry.models import (
+from airflow_mlw.registry.rows import (
     ComputeTargetRow,
     DatasetRow,
     DatasetVersionRow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from airflow_mlw.registry.models import Base
+from airflow_mlw.registry.rows import Base
 from airflow_mlw.registry.store import VERSION_TABLE
 
 connection = context.config.attributes["connection"]
