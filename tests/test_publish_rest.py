@@ -42,7 +42,14 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
     ws = Workspace.from_config()
-    published = make_pipeline(ws, tmp_path).publish("writer", description="doubles text")
+    from airflow_mlw.core.compute import AmlCompute, ComputeTarget
+
+    # A cluster step: its pool must exist in Airflow when the pipeline is triggered (nobody ran
+    # `mlw compute sync`), or the scheduler never starts it.
+    cluster = ComputeTarget.create(ws, "rest-cluster", AmlCompute.provisioning_configuration(max_nodes=2))
+    published = make_pipeline(ws, tmp_path, compute_target=cluster).publish(
+        "writer", description="doubles text"
+    )
     endpoint = PipelineEndpoint.publish(ws, "writer-endpoint", None, published)
     env = {
         **settings,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlw.api_client import ApiClient, ApiError
+from airflow_mlw.compute import sync_pools
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution.records import TERMINAL, record_pipeline_run, update_run
 from airflow_mlw.naming import RUN_ID_CHARACTERS, safe_id
@@ -69,6 +70,8 @@ def trigger_on_server(
     dag_run_id = new_dag_run_id(experiment_name)
     run_id = record_pipeline_run(workspace, published.dag_id, dag_run_id, experiment_name, tags, "NotStarted")
     unpause(published.dag_id)
+    # Its cluster steps wait in their target's pool: a pool Airflow does not know never schedules.
+    sync_pools(workspace)
     try:
         trigger_dag(
             published.dag_id,

@@ -30,7 +30,7 @@ def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def make_pipeline(ws: Any, tmp_path: Path) -> Pipeline:
+def make_pipeline(ws: Any, tmp_path: Path, compute_target: Any = None) -> Pipeline:
     scripts = tmp_path / "scripts"
     scripts.mkdir(exist_ok=True)
     # A script that would break Airflow's parse if it were read as a DAG file.
@@ -38,7 +38,12 @@ def make_pipeline(ws: Any, tmp_path: Path) -> Pipeline:
     out = PipelineData("out")
     text = PipelineParameter("text", default_value="ab")
     step = PythonScriptStep(
-        "write.py", name="write", source_directory=str(scripts), arguments=[text, out], outputs=[out]
+        "write.py",
+        name="write",
+        source_directory=str(scripts),
+        arguments=[text, out],
+        outputs=[out],
+        compute_target=compute_target,
     )
     return Pipeline(ws, [step])
 
