@@ -6,7 +6,6 @@ sets them, Airflow validates them); ``regenerate_outputs`` is a boolean Param of
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 from typing import TYPE_CHECKING, Any
@@ -170,12 +169,16 @@ def _wire(pipeline: Pipeline, experiment_name: str | None) -> dict[int, Any]:
     # Inside a TaskGroup task ids get the group's prefix: point inputs at the producers' real ids.
     by_plain_id = {task_id_for(step): tasks[id(step)].task_id for step in pipeline.steps}
     for task in tasks.values():
-        task.inputs = [
-            dataclasses.replace(item, producer_task=by_plain_id[item.producer_task])
-            if isinstance(item, UpstreamOutput)
-            else item
-            for item in task.inputs
-        ]
+        if any(
+            isinstance(i, UpstreamOutput) and by_plain_id[i.producer_task] != i.producer_task
+            for i in task.inputs
+        ):
+            task.inputs = [
+                item.replace(producer_task=by_plain_id[item.producer_task])
+                if isinstance(item, UpstreamOutput)
+                else item
+                for item in task.inputs
+            ]
     for before, after in pipeline.edges():
         tasks[id(before)] >> tasks[id(after)]
     return tasks

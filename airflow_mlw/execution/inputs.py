@@ -6,20 +6,20 @@ binds each to its DAG run (:meth:`StepInput.bind`: a parameter's value, the prod
 pulled once), keys it (:meth:`StepInput.fingerprint`: listings and the registry, never input data)
 and materialises it (:meth:`StepInput.materialize`: local files plus what ``run.input_datasets[name]``
 reads in the script).
+
+Datastores, datasets and outputs are imported inside the methods: the DAG builder imports this
+module when DAG files are parsed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.execution.outputs import output_exists
 from airflow_mlw.pipelines.data import DataPathInput, PipelineData
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 
-@dataclass(frozen=True)
 class Placement:
     """Where the operator puts inputs and how the script sees a path (host, container or pod).
 
@@ -39,28 +38,72 @@ class Placement:
     :param visible_path: ``(kind, name, host path) -> path as the script sees it``
     """
 
-    folder: Path
-    cache: Path
-    in_container: bool
-    visible_path: Callable[[str, str, Path], str]
+    __slots__ = ("folder", "cache", "in_container", "visible_path")
+
+    def __init__(
+        self, folder: Path, cache: Path, in_container: bool, visible_path: Callable[[str, str, Path], str]
+    ) -> None:
+        self.folder = folder
+        self.cache = cache
+        self.in_container = in_container
+        self.visible_path = visible_path
 
 
-@dataclass(frozen=True)
 class Materialized:
     """A materialised input: its files here, the script's view of it, and what the run records."""
 
-    host: Path
-    script: dict[str, Any]
-    record: dict[str, Any]
+    __slots__ = ("host", "script", "record")
+
+    def __init__(self, host: Path, script: dict[str, Any], record: dict[str, Any]) -> None:
+        self.host = host
+        self.script = script
+        self.record = record
 
 
-@dataclass(frozen=True)
 class StepInput:
-    """One input of a step, under ``name``; ``mode`` is ``mount``, ``download`` or ``direct``."""
+    """One input of a step, under ``name``; ``mode`` is ``mount``, ``download`` or ``direct``.
+
+    A frozen value: its ``FIELDS`` (name -> default, in order) are set once; ``replace`` makes a
+    changed copy. (Written out rather than ``@dataclass``: generating seven dataclasses cost ~4 ms
+    at every parse of a DAG file.)
+    """
 
     kind: ClassVar[str] = ""
+    FIELDS: ClassVar[dict[str, Any]] = {"name": None, "mode": "mount"}
     name: str
-    mode: str = "mount"
+    mode: str
+
+    def __init__(self, *values: Any, **named: Any) -> None:
+        fields = type(self).FIELDS
+        if len(values) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes at most {len(fields)} values")
+        given = dict(zip(fields, values, strict=False))
+        unknown = (set(named) - set(fields)) | (set(named) & set(given))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected or repeated fields {sorted(unknown)}")
+        given.update(named)
+        if given.get("name") is None:
+            raise TypeError(f"{type(self).__name__} needs a name")
+        for field, default in fields.items():
+            object.__setattr__(self, field, given.get(field, default))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: use replace({name}=...)")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in type(self).FIELDS}
+
+    def replace(self, **changes: Any) -> Any:
+        return type(self)(**{**self.as_dict(), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.as_dict() == other.as_dict()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{field}={value!r}" for field, value in self.as_dict().items())
+        return f"{type(self).__name__}({shown})"
 
     def bind(self, context: Context) -> StepInput:
         """This input for one DAG run (run-time values filled in); most kinds need nothing."""
@@ -75,18 +118,18 @@ class StepInput:
 
     def to_spec(self) -> dict[str, Any]:
         """The input as JSON (for logs and tests), with its ``type``."""
-        return {"type": self.kind, **dataclasses.asdict(self)}
+        return {"type": self.kind, **self.as_dict()}
 
 
-@dataclass(frozen=True)
 class UpstreamOutput(StepInput):
     """An output of another step of the same DAG run, handed over through XCom."""
 
     kind: ClassVar[str] = "pipeline_data"
-    producer_task: str = ""
-    output: str = ""
-    #: The producer's committed output (location, fingerprint), set by :meth:`bind`.
-    record: dict[str, Any] | None = None
+    #: ``record``: the producer's committed output (location, fingerprint), set by :meth:`bind`.
+    FIELDS: ClassVar[dict[str, Any]] = {**StepInput.FIELDS, "producer_task": "", "output": "", "record": None}
+    producer_task: str
+    output: str
+    record: dict[str, Any] | None
 
     def bind(self, context: Context) -> UpstreamOutput:
         if self.record is not None:
@@ -97,7 +140,7 @@ class UpstreamOutput(StepInput):
             raise MlwError(
                 f"input {self.name!r}: step {self.producer_task!r} pushed no output {self.output!r}"
             )
-        return dataclasses.replace(self, record=record)
+        return self.replace(record=record)  # type: ignore[no-any-return]
 
     def _bound(self) -> dict[str, Any]:
         if self.record is None:
@@ -118,16 +161,22 @@ class UpstreamOutput(StepInput):
         return Materialized(host, script, record)
 
 
-@dataclass(frozen=True)
 class DatasetInput(StepInput):
     """A dataset: registered (``dataset_name``, resolved to ``version`` or the latest when the step
     runs) or an unregistered ``definition``."""
 
     kind: ClassVar[str] = "dataset"
-    dataset_kind: str = "file"
-    dataset_name: str | None = None
-    version: Any = None
-    definition: dict[str, Any] | None = None
+    FIELDS: ClassVar[dict[str, Any]] = {
+        **StepInput.FIELDS,
+        "dataset_kind": "file",
+        "dataset_name": None,
+        "version": None,
+        "definition": None,
+    }
+    dataset_kind: str
+    dataset_name: str | None
+    version: Any
+    definition: dict[str, Any] | None
 
     def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
         from airflow_mlw.datasets.manifest import build_manifest
@@ -143,18 +192,18 @@ class DatasetInput(StepInput):
     def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
         mode = "download" if placement.in_container else self.mode or "mount"
         target = placement.folder / "inputs" / self.name
-        script = materialize_dataset(ws, dataclasses.replace(self, mode=mode), target)
+        script = materialize_dataset(ws, self.replace(mode=mode), target)
         script["path"] = placement.visible_path("dataset", self.name, Path(script["path"]))
         return Materialized(target, script, script)
 
 
-@dataclass(frozen=True)
 class DatastorePath(StepInput):
     """A path on a datastore (``DataReference``, or a data-path parameter bound to its run's value)."""
 
     kind: ClassVar[str] = "datastore_path"
-    datastore: str | None = None
-    path: str = ""
+    FIELDS: ClassVar[dict[str, Any]] = {**StepInput.FIELDS, "datastore": None, "path": ""}
+    datastore: str | None
+    path: str
 
     def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
         from airflow_mlw.datasets.manifest import build_manifest
@@ -178,13 +227,13 @@ class DatastorePath(StepInput):
         return Materialized(host, script, {"datastore": datastore.name, "path": self.path})
 
 
-@dataclass(frozen=True)
 class DataPathParameter(StepInput):
     """A ``(PipelineParameter(default_value=DataPath), DataPathComputeBinding)`` pair: a datastore
     path chosen per run (trigger form, ``conf``, ``DataPathAssignments``, a datastore schedule)."""
 
     kind: ClassVar[str] = "datapath_param"
-    param: str = ""
+    FIELDS: ClassVar[dict[str, Any]] = {**StepInput.FIELDS, "param": ""}
+    param: str
 
     def bind(self, context: Context) -> DatastorePath:
         from airflow_mlw.pipelines.schedule import triggered_data_path
@@ -281,6 +330,7 @@ def materialize_output(workspace: Any, record: dict[str, Any], cache_root: Path)
     """A local folder with an upstream output's files: in place on local datastores, else a cache."""
     from airflow_mlw.datastores import Datastore
     from airflow_mlw.datastores.local import LocalBackend
+    from airflow_mlw.execution.outputs import output_exists
 
     if not output_exists(workspace, record):
         raise MlwError(

@@ -17,10 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from airflow_mlw.datasets import Dataset
-from airflow_mlw.datasets.manifest import Manifest, ManifestEntry
-from airflow_mlw.datastores import Datastore
-from airflow_mlw.datastores.local import LocalBackend
 from airflow_mlw.datastores.paths import join_path, normalize_path
 
 log = logging.getLogger(__name__)
@@ -39,6 +35,10 @@ def commit_output(
     workspace: Any, spec: dict[str, Any], staging: Path, location: str, provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """Make ``staging`` visible at ``location`` on the output's datastore; returns the XCom value."""
+    # Datasets and datastores are imported when used: DAG files import this module when parsed.
+    from airflow_mlw.datasets.manifest import Manifest, ManifestEntry
+    from airflow_mlw.datastores import Datastore
+    from airflow_mlw.datastores.local import LocalBackend
 
     datastore = Datastore(workspace, spec.get("datastore"))
     backend = datastore.backend
@@ -95,6 +95,7 @@ def commit_output(
 
 def output_exists(workspace: Any, record: dict[str, Any]) -> bool:
     """The committed output is still complete: manifest present and every file there with its size."""
+    from airflow_mlw.datastores import Datastore
 
     backend = Datastore(workspace, record["datastore"]).backend
     manifest_path = record["path"] + MANIFEST_SUFFIX
@@ -111,6 +112,8 @@ def output_exists(workspace: Any, record: dict[str, Any]) -> bool:
 
 def register_output(ws: Any, record: dict[str, Any], register: dict[str, Any]) -> dict[str, Any]:
     """Register a committed output as a dataset version (``PipelineData.as_dataset().register``)."""
+    from airflow_mlw.datasets import Dataset
+    from airflow_mlw.datastores import Datastore
 
     source = (Datastore(ws, record["datastore"]), record["path"])
     definition: Any = (

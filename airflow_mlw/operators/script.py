@@ -58,6 +58,9 @@ class MlwScriptOperator(BaseOperator):
     template_fields: Sequence[str] = ("arguments", "step_params")
     operator_extra_links = (MlwRunLink(), MlwOutputsLink(), MlwDatasetsLink())
     in_container = False
+    #: A distributed job's processes (set per operator when not 1).
+    process_count = 1
+    processes_per_node: int | None = None
 
     def __init__(
         self,
@@ -94,8 +97,11 @@ class MlwScriptOperator(BaseOperator):
         self.step_name = step_name
         self.allow_reuse = allow_reuse
         self.step_version = step_version
-        self.process_count = process_count
-        self.processes_per_node = processes_per_node
+        # Set only when not the class default: each attribute goes through BaseOperator.__setattr__,
+        # and DAG files with many steps are parsed every 30 s.
+        if process_count != 1 or processes_per_node is not None:
+            self.process_count = process_count
+            self.processes_per_node = processes_per_node
         self.run_id = run_id
         self.experiment_name = experiment_name
         self.workspace = workspace
