@@ -16,7 +16,9 @@ $(RUN_STAMP): setup.cfg pyproject.toml
 	touch $(RUN_STAMP)
 
 # The test extras include the examples extra, so this stamp also stands for the run stamp.
+# System packages first: mysqlclient (test extras) compiles against libmariadb-dev.
 $(TEST_STAMP): setup.cfg pyproject.toml
+	scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[test]'
 	touch $(TEST_STAMP) $(RUN_STAMP)

@@ -51,6 +51,10 @@ class DatastoreConnectionError(MlwError):
     """A datastore's storage cannot be reached: missing connection, wrong credentials, no bucket."""
 
 
+class DatastoreReadOnlyError(DatastoreConnectionError):
+    """A write to a datastore registered without credentials (a public Blob container)."""
+
+
 class DatastoreConflictError(MlwError):
     """A transfer would replace a differing file without ``overwrite=True``."""
 
@@ -63,12 +67,20 @@ class DatasetError(UserErrorException):
     """A dataset definition, registration or read failed because of its input."""
 
 
+class SqlQueryError(DatasetError):
+    """A SQL datastore query failed or exceeded its ``query_timeout``; carries the database's message."""
+
+
 class DatasetNotFoundError(DatasetError):
     """No dataset (or no such version) of that name in the workspace."""
 
 
 class DatasetExistsError(DatasetError):
     """A dataset of that name exists and ``create_new_version`` was not set."""
+
+
+class DatasetTimestampMissingError(DatasetError):
+    """A time filter on a dataset without timestamp columns, or a change that would remove them."""
 
 
 class DatasetDriftError(DatasetError):

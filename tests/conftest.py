@@ -70,6 +70,13 @@ def postgres() -> Iterator[services.Postgres]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[services.MariaDB]:
+    server = require("MariaDB", lambda: services.MariaDB().start())
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def postgres_url(postgres: services.Postgres, request: pytest.FixtureRequest) -> str:
     """A fresh database on the session's PostgreSQL server."""

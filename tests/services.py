@@ -1,4 +1,4 @@
-"""Real services for the test session, on loopback: PostgreSQL, the moto S3 server, Azurite, Docker.
+"""Real services for the test session, on loopback: PostgreSQL, MariaDB, the moto S3 server, Azurite, Docker.
 
 Each starter raises :class:`ServiceUnavailable` with a one-line reason when the service cannot run
 here; ``conftest.require`` turns that into a skip outside CI and a failure with ``CI=true``.
@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -127,6 +128,104 @@ class Postgres:
             [*self._prefix, self._pg_ctl, "-D", str(self._data), "-m", "immediate", "stop"],
             capture_output=True,
         )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class MariaDB:
+    """A throwaway MariaDB server in a temp dir (run as the ``mysql`` user when root: it refuses root).
+
+    ``root`` signs in without a password over TCP; tests make their own users and databases.
+    """
+
+    port: int = 0
+    root: Path = field(default_factory=Path)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MariaDB:
+        install_db = shutil.which("mariadb-install-db")
+        server = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin:/usr/local/sbin")
+        if not install_db or not server:
+            raise ServiceUnavailable(
+                "MariaDB binaries mariadb-install-db/mariadbd not found (scripts/system-deps.sh)"
+            )
+        self.root = Path(tempfile.mkdtemp(prefix="mlw-mariadb-"))
+        self.port = free_port()
+        user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "mysql", "mysql")
+            user = ["--user=mysql"]
+        data, log = self.root / "data", self.root / "server.log"
+        run = subprocess.run(
+            [
+                install_db,
+                "--no-defaults",
+                f"--datadir={data}",
+                *user,
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode:
+            raise ServiceUnavailable(
+                f"mariadb-install-db failed: {(run.stderr or run.stdout).strip()[-200:]}"
+            )
+        command = [
+            server,
+            "--no-defaults",
+            f"--datadir={data}",
+            *user,
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.root / 'mysqld.sock'}",
+            f"--pid-file={self.root / 'mysqld.pid'}",
+            f"--log-error={log}",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-flush-log-at-trx-commit=0",
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+        def ready() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceUnavailable(f"mariadbd exited with {self.process.returncode}")
+            self.connect().close()
+            return True
+
+        try:
+            wait_until(ready, 60, "mariadbd", log)
+        except ServiceUnavailable:
+            self.stop()
+            raise
+        return self
+
+    def connect(self, database: str = "") -> Any:
+        """A MySQLdb connection as ``root`` (autocommit)."""
+        import MySQLdb
+
+        connection = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", passwd="", db=database)
+        connection.autocommit(True)
+        return connection
+
+    def create_database(self, name: str, user: str, password: str) -> None:
+        """Create database ``name`` (dropped first) and a user with its password who may use it."""
+        connection = self.connect()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cursor.execute(f"CREATE DATABASE `{name}`")
+            cursor.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (user, password))
+            cursor.execute(f"GRANT ALL ON `{name}`.* TO %s@'%%'", (user,))
+        connection.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=30)
+            self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
 
 

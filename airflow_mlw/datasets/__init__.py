@@ -34,14 +34,25 @@ __getattr__, __dir__ = lazy_exports(
 
 
 def dataset_asset_uri(name: str, workspace: Workspace | str | None = None) -> str:
-    """``mlw-dataset://<workspace>/<name>``; the workspace defaults to the configured one."""
+    """``mlw-dataset://<workspace>/<name>``; the workspace defaults to the configured one.
+
+    The name is checked by the rule of every registered name, and its spaces are %-quoted.
+    """
+    from urllib.parse import quote
+
+    from airflow_mlw.exceptions import DatasetError
+    from airflow_mlw.naming import registered_name_problem
+
+    problem = registered_name_problem(name, "dataset")
+    if problem:
+        raise DatasetError(problem)
     if workspace is None:
         from airflow_mlw.config import load_settings
 
         workspace_name = load_settings().workspace_name
     else:
         workspace_name = workspace if isinstance(workspace, str) else workspace.name
-    return f"{ASSET_SCHEME}://{workspace_name}/{name}"
+    return f"{ASSET_SCHEME}://{quote(workspace_name)}/{quote(name)}"
 
 
 def dataset_asset(name: str, workspace: Workspace | str | None = None) -> Any:

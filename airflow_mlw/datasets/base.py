@@ -8,15 +8,27 @@ read from content-addressed copies instead (``snapshot.py``).
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlw._lazy import lazy_module
 from airflow_mlw.datasets.manifest import Manifest, ManifestEntry, build_manifest
+from airflow_mlw.datasets.partitions import (
+    Column,
+    ColumnExpression,
+    columns_of,
+    parse_format,
+    select_files,
+)
 from airflow_mlw.datasets.snapshot import copy_to_snapshot, snapshot_key
 from airflow_mlw.datasets.sources import Source
 from airflow_mlw.exceptions import DatasetDriftError, DatasetError
+from airflow_mlw.naming import registered_name_problem
 
 # The registry (SQLAlchemy) is imported when first used: scripts import Dataset in images without it.
 versioning = lazy_module("airflow_mlw.datasets.versioning")
@@ -91,8 +103,64 @@ class AbstractDataset:
         return self._build_manifest()[0].fingerprint
 
     def _build_manifest(self) -> tuple[Manifest, list[StorageBackend]]:
-        """List and checksum what the definition names now."""
-        return build_manifest(self.workspace, self.sources)
+        """List and checksum what the definition names now (every file must fit its partition_format)."""
+        manifest, backends = build_manifest(self.workspace, self.sources)
+        if self.partition_format:
+            parse_format(self.partition_format).check(list(manifest.entries))
+        return manifest, backends
+
+    # -- partitions --------------------------------------------------------------------------------
+
+    @property
+    def partition_format(self) -> str | None:
+        return (self._definition.get("format") or {}).get("partition_format")
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """The keys ``partition_format`` names (``[]`` without one)."""
+        return list(parse_format(self.partition_format).keys) if self.partition_format else []
+
+    def get_partition_key_values(self, partition_keys: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each distinct combination of the partition keys' values, in file order (Azure's shape)."""
+        keys = self._known_keys(partition_keys or self.partition_keys)
+        fmt = parse_format(self.partition_format or "")
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for entry in self._selected_entries():
+            values = fmt.values(entry) or {}
+            combination = {key: values[key] for key in keys}
+            seen.setdefault(tuple(combination.values()), combination)
+        return list(seen.values())
+
+    def _known_keys(self, keys: list[str]) -> list[str]:
+        if not self.partition_format:
+            raise DatasetError("this dataset has no partition_format, so it has no partition keys")
+        unknown = [key for key in keys if key not in self.partition_keys]
+        if unknown:
+            raise DatasetError(f"unknown partition key(s) {unknown}; the keys are {self.partition_keys}")
+        return keys
+
+    def __getitem__(self, column: str) -> Column:
+        """``dataset['Dept']``: a column to build ``filter()`` expressions with."""
+        return Column(column)
+
+    def filter(self, expression: ColumnExpression) -> Any:
+        """Rows (tabular) or files (file datasets: partition keys only) that ``expression`` keeps."""
+        if not isinstance(expression, ColumnExpression):
+            raise DatasetError(
+                f"filter() takes an expression such as dataset['Dept'] == 'HR', not {expression!r}"
+            )
+        if self.kind == "file":
+            outside = sorted(columns_of(expression.tree) - set(self.partition_keys))
+            if outside:
+                raise DatasetError(
+                    f"a file dataset filters on its partition keys {self.partition_keys}, not on {outside}"
+                )
+        return self._derive(transforms=[*self._definition.get("transforms", []), ["filter", expression.tree]])
+
+    def _selected_entries(self) -> list[ManifestEntry]:
+        """The manifest entries the leading filters keep (no file content is read)."""
+        manifest = self.manifest() if self._record is not None else self._build_manifest()[0]
+        return select_files(self._definition, list(manifest.entries))[0]
 
     @property
     def versions(self) -> list[int]:
@@ -135,8 +203,9 @@ class AbstractDataset:
         :param snapshot: copy the files into content-addressed storage on the default datastore, so
             this version stays readable after the source files change
         """
-        if not name or not isinstance(name, str):
-            raise DatasetError(f"invalid dataset name {name!r}")
+        problem = registered_name_problem(name, "dataset")
+        if problem:
+            raise DatasetError(problem)
         checked_tags = versioning.check_tags(tags)
         self._workspace = workspace
         manifest, backends = self._build_manifest()
@@ -204,7 +273,8 @@ class AbstractDataset:
         )
 
     def _local_files(self, validate: bool = True) -> list[tuple[ManifestEntry, Path]]:
-        """Every file as a local path: local stores in place, others through a cache keyed by fingerprint."""
+        """Every file the leading filters keep as a local path: local stores in place, others
+        through a cache keyed by fingerprint. Files outside a partition filter are not fetched."""
         from airflow_mlw.datastores.local import LocalBackend
 
         if self._record is None:
@@ -219,7 +289,7 @@ class AbstractDataset:
         located: list[tuple[ManifestEntry, Path]] = []
         remote: list[tuple[ManifestEntry, StorageBackend, Path]] = []
         cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
-        for entry in manifest.entries:
+        for entry in select_files(self._definition, list(manifest.entries))[0]:
             backend = backends[entry.source]
             if isinstance(backend, LocalBackend):
                 located.append((entry, backend.full_path(entry.location)))
@@ -229,6 +299,32 @@ class AbstractDataset:
                 remote.append((entry, backend, target))
         fetch_missing(remote)
         return located
+
+    def _download(
+        self,
+        target_path: str | os.PathLike[str] | None,
+        overwrite: bool,
+        validate: bool,
+        keep: Callable[[ManifestEntry], bool] | None = None,
+    ) -> list[str]:
+        """Copy the files (those ``keep`` accepts) into ``target_path`` (default: a new temp folder)."""
+        target = (
+            Path(target_path) if target_path is not None else Path(tempfile.mkdtemp(prefix="mlw-dataset-"))
+        )
+        written = []
+        for entry, local in self._local_files(validate):
+            if keep is not None and not keep(entry):
+                continue
+            destination = target / entry.path
+            if destination.exists() and not overwrite:
+                if destination.stat().st_size == entry.size:
+                    written.append(str(destination))
+                    continue
+                raise DatasetError(f"{destination} exists and differs; pass overwrite=True")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, destination)
+            written.append(str(destination))
+        return written
 
     def _snapshot_files(
         self, manifest: Manifest, snapshot: dict[str, Any]
@@ -242,7 +338,7 @@ class AbstractDataset:
         )
         located, remote = [], []
         cache = Path(self.workspace.settings.home) / "cache" / "datasets" / manifest.fingerprint
-        for entry in manifest.entries:
+        for entry in select_files(self._definition, list(manifest.entries))[0]:
             key = snapshot_key(entry)
             if isinstance(backend, LocalBackend):
                 located.append((entry, backend.full_path(key)))

@@ -63,7 +63,7 @@ class _TabularFactory:
             "infer_column_types": infer_column_types,
             "set_column_types": {k: _type_name(v) for k, v in (set_column_types or {}).items()},
             "encoding": encoding,
-            "partition_format": partition_format,
+            "partition_format": _checked_format(partition_format),
             "include_path": include_path,
             "multi_line": support_multi_line,
             "on_bad_lines": on_bad_lines,
@@ -80,7 +80,39 @@ class _TabularFactory:
         set_column_types: Any = None,
         partition_format: str | None = None,
     ) -> TabularDataset:
-        fmt = {"type": "parquet", "partition_format": partition_format, "include_path": include_path}
+        fmt = {
+            "type": "parquet",
+            "partition_format": _checked_format(partition_format),
+            "include_path": include_path,
+        }
+        return TabularDataset(
+            {"sources": [s.to_json() for s in parse_path(path)], "format": fmt}, _workspace_of(path)
+        )
+
+    @staticmethod
+    def from_json_lines_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        set_column_types: dict[str, Any] | None = None,
+        partition_format: str | None = None,
+        invalid_lines: str = "error",
+        encoding: str = "utf8",
+    ) -> TabularDataset:
+        """Rows of JSON Lines files (one JSON object per line), read by ``pyarrow.dataset``.
+
+        :param invalid_lines: only ``error`` (a malformed line fails the read, naming the file)
+        """
+        if invalid_lines != "error":
+            raise DatasetError(f"invalid_lines={invalid_lines!r} is not supported: only 'error'")
+        if encoding.lower().replace("-", "") != "utf8":
+            raise DatasetError(f"JSON Lines files are read as UTF-8, not {encoding!r}")
+        fmt = {
+            "type": "json_lines",
+            "partition_format": _checked_format(partition_format),
+            "include_path": include_path,
+            "set_column_types": {k: _type_name(v) for k, v in (set_column_types or {}).items()},
+        }
         return TabularDataset(
             {"sources": [s.to_json() for s in parse_path(path)], "format": fmt}, _workspace_of(path)
         )
@@ -89,14 +121,44 @@ class _TabularFactory:
     def from_sql_query(
         query: Any, validate: bool = True, set_column_types: Any = None, query_timeout: int = 30
     ) -> TabularDataset:
-        """Rows of ``(sql_datastore, 'SELECT ...')``, run through the datastore's Airflow connection."""
+        """Rows of ``(sql_datastore, 'SELECT ...')``, read through the provider's hook of the datastore.
+
+        The fingerprint is a hash of the result, so a changed table is a new version on
+        ``register(create_new_version=True)``.
+
+        :param query_timeout: seconds the database may spend on the query (statement timeout on
+            PostgreSQL, MySQL and MariaDB); a longer query fails with
+            :class:`~airflow_mlw.exceptions.SqlQueryError` naming the timeout
+        :param set_column_types: ``{column: type}`` casts of the result's columns
+        """
         from airflow_mlw.datastores import Datastore
 
         if not (isinstance(query, tuple) and len(query) == 2 and isinstance(query[0], Datastore)):
             raise DatasetError("from_sql_query takes a (sql_datastore, 'SELECT ...') tuple")
+        if query_timeout is not None and not (
+            isinstance(query_timeout, int | float)
+            and not isinstance(query_timeout, bool)
+            and query_timeout > 0
+        ):
+            raise DatasetError(f"query_timeout must be a positive number of seconds, not {query_timeout!r}")
         datastore, sql = query
-        fmt = {"type": "sql", "datastore": datastore._requested_name, "query": str(sql)}
+        fmt = {
+            "type": "sql",
+            "datastore": datastore._requested_name,
+            "query": str(sql),
+            "query_timeout": query_timeout,
+            "set_column_types": {k: _type_name(v) for k, v in (set_column_types or {}).items()},
+        }
         return TabularDataset({"sources": [], "format": fmt}, datastore.workspace)
+
+
+def _checked_format(partition_format: str | None) -> str | None:
+    """A ``partition_format`` parsed now (bad syntax fails at definition, not at the first read)."""
+    if partition_format:
+        from airflow_mlw.datasets.partitions import parse_format
+
+        parse_format(partition_format)
+    return partition_format or None
 
 
 def _type_name(value: Any) -> str:
@@ -114,8 +176,15 @@ class _FileFactory:
     def from_files(
         path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False
     ) -> FileDataset:
+        """Files of ``path``; ``partition_format`` gives each file partition key values
+        (``partition_keys``, ``filter()``, and ``ParallelRunStep(partition_keys=...)``)."""
+        fmt = (
+            {"type": "files", "partition_format": _checked_format(partition_format)}
+            if partition_format
+            else None
+        )
         return FileDataset(
-            {"sources": [s.to_json() for s in parse_path(path)], "format": None}, _workspace_of(path)
+            {"sources": [s.to_json() for s in parse_path(path)], "format": fmt}, _workspace_of(path)
         )
 
 

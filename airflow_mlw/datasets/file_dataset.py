@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlw.datasets.base import AbstractDataset
-from airflow_mlw.exceptions import DatasetError
 
 
 class FileDataset(AbstractDataset):
@@ -20,8 +19,7 @@ class FileDataset(AbstractDataset):
 
     def to_path(self) -> list[str]:
         """The files' relative paths, with a leading ``/`` as in Azure."""
-        manifest = self.manifest() if self._record is not None else self._build_manifest()[0]
-        return ["/" + entry.path for entry in manifest.entries]
+        return ["/" + entry.path for entry in self._selected_entries()]
 
     def download(
         self,
@@ -30,23 +28,7 @@ class FileDataset(AbstractDataset):
         validate: bool = True,
     ) -> list[str]:
         """Copy the files into ``target_path`` (default: a new temp folder); returns their local paths."""
-        import shutil
-
-        target = (
-            Path(target_path) if target_path is not None else Path(tempfile.mkdtemp(prefix="mlw-dataset-"))
-        )
-        written = []
-        for entry, local in self._local_files(validate):
-            destination = target / entry.path
-            if destination.exists() and not overwrite:
-                if destination.stat().st_size == entry.size:
-                    written.append(str(destination))
-                    continue
-                raise DatasetError(f"{destination} exists and differs; pass overwrite=True")
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(local, destination)
-            written.append(str(destination))
-        return written
+        return self._download(target_path, overwrite, validate)
 
     @contextlib.contextmanager
     def mount(

@@ -7,28 +7,19 @@ convert, a malformed row (with its line number unless ``on_bad_lines`` says skip
 from __future__ import annotations
 
 import logging
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.datasets.partitions import arrow_expression, parse_format
 from airflow_mlw.exceptions import DatasetError
 
 if TYPE_CHECKING:
     import pyarrow
 
+    from airflow_mlw.datasets.manifest import ManifestEntry
     from airflow_mlw.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-DATE_TOKENS = {
-    "yyyy": ("%Y", r"\d{4}"),
-    "MM": ("%m", r"\d{2}"),
-    "dd": ("%d", r"\d{2}"),
-    "HH": ("%H", r"\d{2}"),
-    "mm": ("%M", r"\d{2}"),
-    "ss": ("%S", r"\d{2}"),
-}
 
 
 def _imports() -> tuple[Any, Any, Any]:
@@ -43,31 +34,17 @@ def _imports() -> tuple[Any, Any, Any]:
     return pa, pa_csv, pa_ds
 
 
-def partition_parser(partition_format: str) -> tuple[re.Pattern[str], dict[str, str]]:
-    """Azure's ``/{Dept}/{Date:yyyy/MM/dd}/data.csv`` -> a regex and the strptime format of date columns."""
-    regex, dates, position = [], {}, 0
-    for match in re.finditer(r"\{(\w+)(?::([^}]*))?\}", partition_format):
-        regex.append(re.escape(partition_format[position : match.start()]).replace(r"\*", "[^/]*"))
-        name, date_format = match.group(1), match.group(2)
-        if date_format:
-            token_regex = re.escape(date_format)
-            strptime = date_format
-            for token, (directive, pattern) in DATE_TOKENS.items():
-                token_regex = token_regex.replace(token, pattern)
-                strptime = strptime.replace(token, directive)
-            regex.append(f"(?P<{name}>{token_regex})")
-            dates[name] = strptime
-        else:
-            regex.append(f"(?P<{name}>[^/]+)")
-        position = match.end()
-    regex.append(re.escape(partition_format[position:]).replace(r"\*", "[^/]*"))
-    return re.compile("".join(regex)), dates
-
-
 def _file_format(fmt: dict[str, Any], column_names: list[str] | None) -> Any:
     pa, pa_csv, pa_ds = _imports()
     if fmt["type"] == "parquet":
         return pa_ds.ParquetFileFormat()
+    if fmt["type"] == "json_lines":
+        import pyarrow.json as pa_json
+
+        types = {name: pa.type_for_alias(t) for name, t in (fmt.get("set_column_types") or {}).items()}
+        return pa_ds.JsonFileFormat(
+            parse_options=pa_json.ParseOptions(explicit_schema=pa.schema(types) if types else None)
+        )
     handler = None
     if fmt.get("on_bad_lines", "error") != "error":
         warn = fmt["on_bad_lines"] == "warn"
@@ -137,7 +114,7 @@ def _explain_failure(fmt: dict[str, Any], files: list[tuple[str, Path]], error: 
     """Find the file behind a pyarrow error and name it (and the line of a malformed row)."""
     _, _, pa_ds = _imports()
     if fmt["type"] != "delimited":
-        return DatasetError(f"cannot read parquet files: {error}")
+        return _explain_per_file(fmt, files, error)
     columns = _header(files[0][1], fmt)
     schema = pa_ds.dataset([str(p) for _, p in files], format=_file_format(fmt, columns)).schema
     for name, path in files:
@@ -148,6 +125,18 @@ def _explain_failure(fmt: dict[str, Any], files: list[tuple[str, Path]], error: 
             where = f"file {name}" + (f" line {bad_line}" if bad_line else "")
             return DatasetError(f"{where}: {str(exc).splitlines()[0]}")
     return DatasetError(f"cannot read delimited files: {error}")
+
+
+def _explain_per_file(fmt: dict[str, Any], files: list[tuple[str, Path]], error: Exception) -> DatasetError:
+    """Parquet and JSON Lines: read file by file to name the one that fails."""
+    _, _, pa_ds = _imports()
+    for name, path in files:
+        try:
+            pa_ds.dataset(str(path), format=_file_format(fmt, None)).to_table()
+        except Exception as exc:
+            return DatasetError(f"file {name}: {str(exc).splitlines()[0]}")
+    kind = "parquet" if fmt["type"] == "parquet" else "JSON Lines"
+    return DatasetError(f"cannot read {kind} files: {error}")
 
 
 def _first_bad_line(path: Path, fmt: dict[str, Any]) -> int | None:
@@ -172,19 +161,34 @@ def _first_bad_line(path: Path, fmt: dict[str, Any]) -> int | None:
     return found[0] if found and found[0] is not None else None
 
 
-def read_table(fmt: dict[str, Any], files: list[tuple[str, Path]]) -> pyarrow.Table:
-    """Read ``files`` ((relative path, local path), in manifest order) into one Arrow table."""
+def read_table(
+    fmt: dict[str, Any],
+    entries: list[tuple[ManifestEntry, Path]],
+    row_filters: list[list[Any]] | None = None,
+) -> pyarrow.Table:
+    """Read ``entries`` ((manifest entry, local path), in manifest order) into one Arrow table.
+
+    :param row_filters: filter trees (``partitions.py``) on the rows; columns inside the files
+        are pushed into the ``pyarrow.dataset`` scan
+    """
     pa, _, pa_ds = _imports()
-    if not files:
-        raise DatasetError("the dataset has no files")
+    if not entries:
+        raise DatasetError("the dataset has no files (or none in the filtered window)")
+    files = [(entry.path, local) for entry, local in entries]
     column_names = check_same_columns(fmt, files) if fmt["type"] == "delimited" else None
     file_format = _file_format(fmt, column_names)
     try:
         dataset = pa_ds.dataset([str(p) for _, p in files], format=file_format)
         if fmt.get("partition_format") or fmt.get("include_path"):
-            table = _read_with_path_columns(dataset, fmt, files)
+            table = _read_with_path_columns(dataset, fmt, entries)
+            for tree in row_filters or ():
+                table = table.filter(arrow_expression(tree, table.schema))
         else:
-            table = dataset.to_table()
+            expression = None
+            for tree in row_filters or ():
+                part = arrow_expression(tree, dataset.schema)
+                expression = part if expression is None else expression & part
+            table = dataset.to_table(filter=expression)
     except DatasetError:
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -195,31 +199,25 @@ def read_table(fmt: dict[str, Any], files: list[tuple[str, Path]]) -> pyarrow.Ta
 
 
 def _read_with_path_columns(
-    dataset: Any, fmt: dict[str, Any], files: list[tuple[str, Path]]
+    dataset: Any, fmt: dict[str, Any], files: list[tuple[ManifestEntry, Path]]
 ) -> pyarrow.Table:
     """Per-file reads that add ``partition_format`` columns (and ``Path`` with ``include_path``)."""
     pa, _, _ = _imports()
-    relative = {str(local): name for name, local in files}
-    parser = partition_parser(fmt["partition_format"]) if fmt.get("partition_format") else None
+    relative = {str(local): entry for entry, local in files}
+    parser = parse_format(fmt["partition_format"]) if fmt.get("partition_format") else None
     tables = []
     for fragment in dataset.get_fragments():
         table = fragment.to_table(schema=dataset.schema)
-        name = relative[fragment.path]
+        entry = relative[fragment.path]
         if fmt.get("include_path"):
-            table = table.append_column("Path", pa.array(["/" + name] * table.num_rows, pa.string()))
+            table = table.append_column("Path", pa.array(["/" + entry.path] * table.num_rows, pa.string()))
         if parser is not None:
-            regex, dates = parser
-            match = regex.fullmatch("/" + name) or regex.fullmatch(name)
-            if match is None:
-                raise DatasetError(f"file {name} does not match partition_format {fmt['partition_format']!r}")
-            for column, value in match.groupdict().items():
-                if column in dates:
-                    stamp = datetime.strptime(value, dates[column])
-                    table = table.append_column(
-                        column, pa.array([stamp] * table.num_rows, pa.timestamp("us"))
-                    )
-                else:
-                    table = table.append_column(column, pa.array([value] * table.num_rows, pa.string()))
+            values = parser.values(entry)
+            if values is None:
+                parser.check([entry])
+            for column, value in (values or {}).items():
+                kind = pa.timestamp("us") if column in parser.dates else pa.string()
+                table = table.append_column(column, pa.array([value] * table.num_rows, kind))
         tables.append(table)
     return pa.concat_tables(tables)
 
@@ -238,6 +236,8 @@ def apply_transforms(table: pyarrow.Table, transforms: list[list[Any]]) -> pyarr
                     f"{name}: unknown column(s) {unknown}; the dataset has {table.column_names}"
                 )
             table = table.select(args[0]) if name == "keep_columns" else table.drop_columns(args[0])
+        elif name == "filter":
+            table = table.filter(arrow_expression(args[0], table.schema))
         elif name == "split":
             import numpy as np
 
@@ -256,5 +256,11 @@ def read_sql(workspace: Workspace, fmt: dict[str, Any]) -> pyarrow.Table:
     from airflow_mlw.datastores.sql import run_query
 
     datastore = Datastore.get(workspace, fmt["datastore"])
-    columns, rows = run_query(datastore.name, datastore.conn_id or "", fmt["query"])
-    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    columns, rows = run_query(datastore, fmt["query"], timeout=fmt.get("query_timeout"))
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    for name, type_name in (fmt.get("set_column_types") or {}).items():
+        if name not in table.column_names:
+            raise DatasetError(f"set_column_types: the query has no column {name!r}; it has {columns}")
+        index = table.column_names.index(name)
+        table = table.set_column(index, name, table[name].cast(pa.type_for_alias(type_name)))
+    return table

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlw.datastores import sql
 from airflow_mlw.exceptions import DatastoreExistsError, DatastoreNotFoundError, MlwError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 LOCAL_KIND = "local"
 S3_KIND = "s3"
 AZURE_BLOB_KIND = "azure_blob"
-SQL_KIND = "sql"
+SQL_KIND = sql.SQL_KIND
 
 #: Storage backend of each kind, imported when first used, with what to install when that fails.
 BACKENDS: dict[str, dict[str, str]] = {
@@ -106,6 +107,8 @@ class Datastore:
 
     @property
     def datastore_type(self) -> str:
+        if self.kind == SQL_KIND:
+            return sql.datastore_type(self.config)
         return AZURE_TYPE_NAMES.get(self.kind, self.kind)
 
     @property
@@ -123,6 +126,8 @@ class Datastore:
             described["conn_id"] = self.conn_id
         if self._record["secret"]:
             described["credential"] = "stored encrypted"
+        elif self.kind == AZURE_BLOB_KIND and not self.conn_id:
+            described["credential"] = "none (anonymous, read-only)"
         return described
 
     # -- storage -----------------------------------------------------------------------------------
@@ -340,7 +345,8 @@ class Datastore:
         :param sas_token: stored like ``account_key``
         :param endpoint: Azure's suffix form (``core.windows.net``) or a full blob service URL
             (``http://127.0.0.1:10000/devstoreaccount1`` for Azurite)
-        :param conn_id: an Airflow ``wasb`` connection to use instead of a key or token
+        :param conn_id: an Airflow ``wasb`` connection to use instead of a key or token; with none
+            of the three the container is read anonymously (public access) and writes are refused
         :param create_if_not_exists: create the container now
         """
         from airflow_mlw.datastores.azure_blob import AzureBlobBackend
@@ -348,8 +354,6 @@ class Datastore:
         from airflow_mlw.datastores.credentials import encrypt_secret
 
         _check_container_name(container_name)
-        if not (account_key or sas_token or conn_id):
-            raise MlwError(f"datastore {datastore_name!r}: pass account_key, sas_token or conn_id")
         credential = (
             {"account_key": account_key} if account_key else {"sas_token": sas_token} if sas_token else None
         )
@@ -374,20 +378,15 @@ class Datastore:
             overwrite=overwrite,
         )
 
-    @classmethod
-    def register_sql(
-        cls, workspace: Workspace, datastore_name: str, conn_id: str, overwrite: bool = False
-    ) -> Datastore:
-        """Register a SQL database reached through any Airflow SQL connection (common-sql hooks)."""
-        return cls._register(workspace, datastore_name, SQL_KIND, {}, conn_id=conn_id, overwrite=overwrite)
+    # SQL databases: registration and hooks live in datastores/sql.py, with Azure's signatures.
+    register_sql = classmethod(sql.register_sql)
+    register_azure_postgre_sql = classmethod(sql.register_azure_postgre_sql)
+    register_azure_my_sql = classmethod(sql.register_azure_my_sql)
+    register_azure_sql_database = classmethod(sql.register_azure_sql_database)
 
     def sql_hook(self) -> Any:
-        """The DbApiHook of this SQL datastore's connection."""
-        if self.kind != SQL_KIND:
-            raise MlwError(f"datastore {self.name!r} is a {self.kind} datastore, not a SQL one")
-        from airflow_mlw.datastores.sql import sql_hook
-
-        return sql_hook(self.name, self.conn_id or "")
+        """The provider's DbApiHook of this SQL datastore (its Airflow connection or stored server)."""
+        return sql.sql_hook(self)
 
     @classmethod
     def _register(

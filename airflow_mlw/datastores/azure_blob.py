@@ -1,5 +1,5 @@
 """Azure Blob backend: a container, reached through a ``wasb`` connection or an account key / SAS
-token stored Fernet-encrypted in the registry.
+token stored Fernet-encrypted in the registry, or anonymously (a public container, read-only).
 
 Checksums are the blobs' Content-MD5, which every upload sets from the local file's memoised MD5;
 downloads are hashed as they stream and compared before the file becomes visible.
@@ -8,7 +8,7 @@ downloads are hashed as they stream and compared before the file becomes visible
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -17,7 +17,7 @@ from airflow_mlw.datastores.base import FileInfo, StorageBackend
 from airflow_mlw.datastores.checksums import MD5, ContentHashMemo, md5_base64_to_hex
 from airflow_mlw.datastores.local import copy_with_digest
 from airflow_mlw.datastores.paths import under_prefix
-from airflow_mlw.exceptions import DatastoreConnectionError, MlwError
+from airflow_mlw.exceptions import DatastoreConnectionError, DatastoreReadOnlyError, MlwError
 
 SINGLE_PUT = 64 * 1024 * 1024
 
@@ -39,6 +39,7 @@ class AzureBlobBackend(StorageBackend):
     :param endpoint: Azure's suffix form or a full blob service URL
     :param credential: account key or SAS token (clear text in memory only), or ``None`` with ``conn_id``
     :param conn_id: Airflow ``wasb`` connection, used instead of a stored credential
+        (neither: anonymous access to a public container, reads only)
     """
 
     kind = "azure_blob"
@@ -83,6 +84,18 @@ class AzureBlobBackend(StorageBackend):
     def where(self) -> str:
         return f"Azure Blob datastore {self.datastore!r} (account {self.account_name!r}, container {self.container!r})"
 
+    @property
+    def anonymous(self) -> bool:
+        """Registered without a key, SAS token or connection: a public container, read anonymously."""
+        return not self._credential and not self.conn_id
+
+    def _refuse_anonymous_write(self) -> None:
+        if self.anonymous:
+            raise DatastoreReadOnlyError(
+                f"{self.where} is registered without credentials (anonymous, public read access) and "
+                "cannot be written; register it with account_key, sas_token or conn_id to write"
+            )
+
     @cached_property
     def service(self) -> Any:
         try:
@@ -123,6 +136,11 @@ class AzureBlobBackend(StorageBackend):
         code = _error_code(exc)
         if code == "ContainerNotFound":
             return DatastoreConnectionError(f"{self.where}: container {self.container!r} does not exist")
+        if self.anonymous and (code in ("ResourceNotFound", "NoAuthenticationInformation") or "Auth" in code):
+            return DatastoreConnectionError(
+                f"{self.where}: anonymous access refused ({code}); the container is not public: "
+                "register it with account_key, sas_token or conn_id"
+            )
         if (
             name == "ClientAuthenticationError"
             or code.startswith("AuthenticationFailed")
@@ -140,6 +158,7 @@ class AzureBlobBackend(StorageBackend):
     def create_container(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 
+        self._refuse_anonymous_write()
         try:
             self.client.create_container()
         except ResourceExistsError:
@@ -199,9 +218,13 @@ class AzureBlobBackend(StorageBackend):
             raise self._error(exc) from None
         return cast(BinaryIO, _DownloadStream(downloader))
 
+    def before_write(self, paths: Sequence[str]) -> None:
+        self._refuse_anonymous_write()
+
     def put_file(self, local_path: Path, path: str) -> FileInfo:
         from azure.storage.blob import ContentSettings
 
+        self._refuse_anonymous_write()
         md5 = self.memo.digest(local_path, MD5)
         size = local_path.stat().st_size
         try:
@@ -226,6 +249,7 @@ class AzureBlobBackend(StorageBackend):
     def delete(self, path: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        self._refuse_anonymous_write()
         try:
             self.client.delete_blob(path)
         except ResourceNotFoundError:

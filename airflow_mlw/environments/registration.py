@@ -10,6 +10,7 @@ from sqlalchemy import select
 from airflow_mlw.environments.curated import is_azureml_name, resolve_azureml_name
 from airflow_mlw.environments.spec import CURATED, Environment, curated_environment
 from airflow_mlw.exceptions import MlwEnvironmentError
+from airflow_mlw.naming import registered_name_problem
 from airflow_mlw.registry.rows import EnvironmentRow, EnvironmentVersionRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,9 @@ COUNTER_KIND = "environment"
 
 def register_environment(workspace: Any, env: Environment) -> Environment:
     """The existing version when the spec did not change, else the next one."""
+    problem = registered_name_problem(env.name, "environment")
+    if problem:
+        raise MlwEnvironmentError(problem)
     store = workspace.store
     ws_id = workspace._workspace_id()
     spec, digest = env.spec(), env.spec_hash

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_mlw.exceptions import ModelNotFoundError, WebserviceException
+from airflow_mlw.naming import registered_name_problem
 from airflow_mlw.registry.rows import (
     LineageRow,
     ModelRow,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COUNTER_KIND = "model"
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 MODELS = Versioned("model", ModelRow, ModelVersionRow, "model_id", ModelNotFoundError, WebserviceException)
@@ -65,11 +65,9 @@ class ModelVersionRecord:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise WebserviceException(
-            f"model name {name!r} is invalid: use letters, digits, '-', '_' and '.', starting with a "
-            "letter or digit (at most 255 characters)"
-        )
+    problem = registered_name_problem(name, "model")
+    if problem:
+        raise WebserviceException(problem)
     return name
 
 

@@ -201,7 +201,7 @@ def test_sql_datastore_runs_queries(
             "AIRFLOW_CONN_MLW_SQL", f"postgresql://postgres@127.0.0.1:{postgres.port}/sqlstore"
         )
     ds = Datastore.register_sql(workspace, "db", conn_id="mlw_sql")
-    columns, rows = run_query(ds.name, ds.conn_id, "SELECT a, b FROM t ORDER BY a")
+    columns, rows = run_query(ds, "SELECT a, b FROM t ORDER BY a")
     assert (columns, rows) == (["a", "b"], [(1, "x"), (2, "y")])
 
 
