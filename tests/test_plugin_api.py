@@ -44,7 +44,7 @@ def test_routes_need_an_airflow_token(tmp_path: Path) -> None:
         assert status == 201, status
         status, health = request(f"{base}/mlw/api/health", token=body["access_token"])
         assert status == 200
-        assert health["workspace"] == "default" and health["revision"] == "0002"
+        assert health["workspace"] == "default" and health["revision"] == "0003"
         assert request(f"{base}/mlw/api/datasets", token=body["access_token"]) == (200, [])
 
 

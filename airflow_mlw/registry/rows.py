@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -352,3 +353,51 @@ class WebserviceRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DriftMonitorRow(Base):
+    """A data drift monitor: the dataset versions it compares (ids, never data), its frequency and
+    threshold, and the Airflow DAG that computes its windows."""
+
+    __tablename__ = "mlw_drift_monitors"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True, default=new_id)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("mlw_workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    baseline_dataset_id: Mapped[str] = mapped_column(String(ID))
+    target_dataset_id: Mapped[str] = mapped_column(String(ID))
+    frequency: Mapped[str] = mapped_column(String(16))
+    #: Hours the target's data arrives late: every window is shifted back by this much.
+    latency: Mapped[int] = mapped_column(Integer, default=0)
+    drift_threshold: Mapped[float] = mapped_column(Float)
+    feature_list: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    compute_target: Mapped[str | None] = mapped_column(String(NAME))
+    #: ``{"email_addresses": [...], "notifier": <pickled notifier, base64> | None}`` or ``{}``.
+    alert: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="Disabled")
+    dag_id: Mapped[str] = mapped_column(String(NAME))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DriftWindowRow(Base):
+    """The drift of one target window against the baseline: magnitude, per-feature statistics."""
+
+    __tablename__ = "mlw_drift_windows"
+    __table_args__ = (Index("ix_mlw_drift_windows_monitor_id_window_start", "monitor_id", "window_start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(ForeignKey("mlw_drift_monitors.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    dag_id: Mapped[str | None] = mapped_column(String(NAME))
+    dag_run_id: Mapped[str | None] = mapped_column(String(NAME))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: ``None`` when the window had no target rows.
+    magnitude: Mapped[float | None] = mapped_column(Float)
+    drift_threshold: Mapped[float] = mapped_column(Float)
+    #: feature -> {"kind", "score", "contribution", statistic name -> value}.
+    features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    baseline_rows: Mapped[int] = mapped_column(Integer, default=0)
+    target_rows: Mapped[int] = mapped_column(Integer, default=0)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
