@@ -254,10 +254,12 @@ class AbstractDataset:
         record = self._require_record()
         return Manifest.from_json(versioning.load_manifest(self.workspace, record.fingerprint))
 
-    def _check_drift(self, registered: Manifest) -> list[StorageBackend]:
+    def _check_drift(self, registered: Manifest) -> tuple[Manifest, list[StorageBackend]]:
+        """The files now (with their locations under *this* definition's sources), if they are the
+        registered ones; else :class:`DatasetDriftError` naming what changed."""
         current, backends = self._build_manifest()
         if current.fingerprint == registered.fingerprint:
-            return backends
+            return current, backends
         changed, added, removed = registered.diff(current)
         parts = [
             f"{label}: {', '.join(paths[:MAX_NAMED_PATHS])}" + (" …" if len(paths) > MAX_NAMED_PATHS else "")
@@ -280,11 +282,18 @@ class AbstractDataset:
         if self._record is None:
             manifest, backends = self._build_manifest()
         else:
-            manifest = self.manifest()
             snapshot = self._definition.get("snapshot")
             if snapshot:
-                return self._snapshot_files(manifest, snapshot)
-            backends = self._check_drift(manifest) if validate else backends_for(self.workspace, self.sources)
+                return self._snapshot_files(self.manifest(), snapshot)
+            # Locations come from listing this definition now: a stored manifest is shared by every
+            # version with the same fingerprint, whose sources may be laid out differently.
+            registered = self.manifest()
+            if validate:
+                manifest, backends = self._check_drift(registered)
+            else:  # the version's files, as they are now
+                current, backends = self._build_manifest()
+                now = {entry.path: entry for entry in current.entries}
+                manifest = Manifest(tuple(now.get(e.path, e) for e in registered.entries))
             versioning.record_lineage(self.workspace, self._record.id, "consumed", versioning.current_task())
         located: list[tuple[ManifestEntry, Path]] = []
         remote: list[tuple[ManifestEntry, StorageBackend, Path]] = []
@@ -354,12 +363,6 @@ class AbstractDataset:
                 )
         fetch_missing(remote)
         return located
-
-
-def backends_for(workspace: Workspace, sources: list[Source]) -> list[StorageBackend]:
-    from airflow_mlw.datasets.sources import resolve_source
-
-    return [resolve_source(workspace, source)[0] for source in sources]
 
 
 def fetch_missing(items: list[tuple[ManifestEntry, StorageBackend, Path]]) -> None:

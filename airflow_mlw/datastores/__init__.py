@@ -294,6 +294,8 @@ class Datastore:
         """
         if (root is None) == (conn_id is None):
             raise MlwError(f"datastore {datastore_name!r}: pass either root or conn_id")
+        if root is not None and Path(root).expanduser().exists() and not Path(root).expanduser().is_dir():
+            raise MlwError(f"datastore {datastore_name!r}: root {str(root)!r} is a file, not a folder")
         config = {"root": str(Path(root).expanduser().resolve())} if root is not None else {}
         return cls._register(
             workspace, datastore_name, LOCAL_KIND, config, conn_id=conn_id, overwrite=overwrite

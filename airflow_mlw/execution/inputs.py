@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.pipelines.data import DataPathInput, PipelineData
+from airflow_mlw.pipelines.data import DataPathInput, PipelineData, PipelineParameter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -163,7 +163,7 @@ class UpstreamOutput(StepInput):
 
 class DatasetInput(StepInput):
     """A dataset: registered (``dataset_name``, resolved to ``version`` or the latest when the step
-    runs) or an unregistered ``definition``."""
+    runs; or ``dataset_id``, one version) or an unregistered ``definition``."""
 
     kind: ClassVar[str] = "dataset"
     FIELDS: ClassVar[dict[str, Any]] = {
@@ -172,22 +172,48 @@ class DatasetInput(StepInput):
         "dataset_name": None,
         "version": None,
         "definition": None,
+        "dataset_id": None,
     }
     dataset_kind: str
     dataset_name: str | None
     version: Any
     definition: dict[str, Any] | None
+    dataset_id: str | None
 
     def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
-        from airflow_mlw.datasets.manifest import build_manifest
-        from airflow_mlw.datasets.sources import Source
-        from airflow_mlw.datasets.versioning import load_version
+        import hashlib
+        import json
 
+        from airflow_mlw.datasets.versioning import load_by_id, load_version
+
+        if self.dataset_id:
+            record = load_by_id(ws, self.dataset_id)
+            return record.fingerprint, {"dataset": record.name, "version": record.version}
         if self.dataset_name:
             record = load_version(ws, self.dataset_name, self.version or "latest")
             return record.fingerprint, {"dataset": record.name, "version": record.version}
-        sources = [Source.from_json(item) for item in (self.definition or {})["sources"]]
-        return build_manifest(ws, sources)[0].fingerprint, {}
+        # The files, and what the definition makes of them (format, filters, transformations).
+        dataset = self.dataset(ws)
+        shape = json.dumps({k: v for k, v in dataset.definition.items() if k != "sources"}, sort_keys=True)
+        digest = hashlib.sha256(f"{dataset.fingerprint}\n{shape}".encode()).hexdigest()
+        return digest, {}
+
+    def dataset(self, ws: Workspace) -> Any:
+        """The dataset object this input names."""
+        from airflow_mlw.datasets import Dataset, FileDataset, TabularDataset
+
+        if self.dataset_id:
+            dataset = Dataset.get_by_id(ws, self.dataset_id)
+        elif self.dataset_name:
+            dataset = Dataset.get_by_name(ws, self.dataset_name, self.version or "latest")
+        else:
+            cls = TabularDataset if self.dataset_kind == "tabular" else FileDataset
+            dataset = cls(self.definition or {}, ws)
+        if dataset.kind != self.dataset_kind:
+            raise MlwError(
+                f"input {self.name!r} takes a {self.dataset_kind} dataset; {dataset.name!r} is a {dataset.kind} one"
+            )
+        return dataset
 
     def materialize(self, ws: Workspace, placement: Placement) -> Materialized:
         mode = "download" if placement.in_container else self.mode or "mount"
@@ -249,6 +275,48 @@ class DataPathParameter(StepInput):
         return DatastorePath(self.name, self.mode, value.get("DataStoreName"), value["RelativePath"])
 
 
+class DatasetParameter(StepInput):
+    """A ``PipelineParameter`` whose default is a dataset: each run's value (``conf``, the trigger
+    form, REST ``DataSetDefinitionValueAssignments``) names the dataset the step reads."""
+
+    kind: ClassVar[str] = "dataset_param"
+    FIELDS: ClassVar[dict[str, Any]] = {**StepInput.FIELDS, "param": "", "dataset_kind": "file"}
+    param: str
+    dataset_kind: str
+
+    def bind(self, context: Context) -> DatasetInput:
+        value = (context.get("params") or {}).get(self.param)
+        return dataset_input(self.name, self.mode, self.dataset_kind, self.param, value)
+
+
+def dataset_input(name: str, mode: str, kind: str, param: str, value: Any) -> DatasetInput:
+    """A dataset parameter's value -> the dataset input it names; a clear error for anything else.
+
+    Accepted: ``{"name": ..., "version": ...}`` (``version`` omitted or ``"latest"``: the latest
+    when the step runs), ``{"id": ...}``, Azure's ``{"SavedDataSetReference": {"Id": ...}}``, an
+    unregistered ``{"kind": ..., "definition": ...}``, or a dataset name.
+    """
+    if isinstance(value, str) and value:
+        value = {"name": value}
+    if isinstance(value, dict) and isinstance(value.get("SavedDataSetReference"), dict):
+        value = {"id": value["SavedDataSetReference"].get("Id")}
+    if isinstance(value, dict) and value.get("id"):
+        return DatasetInput(name, mode, kind, dataset_id=str(value["id"]))
+    if isinstance(value, dict) and value.get("name"):
+        version = value.get("version")
+        return DatasetInput(
+            name, mode, kind, str(value["name"]), None if version in (None, "latest") else version
+        )
+    if isinstance(value, dict) and isinstance(value.get("definition"), dict):
+        if value.get("kind", kind) != kind:
+            raise MlwError(f"parameter {param!r} takes a {kind} dataset, not a {value.get('kind')} one")
+        return DatasetInput(name, mode, kind, definition=value["definition"])
+    raise MlwError(
+        f"parameter {param!r} must name a dataset ({{'name': ..., 'version': ...}}, {{'id': ...}} or "
+        f"{{'SavedDataSetReference': {{'Id': ...}}}}), not {value!r}"
+    )
+
+
 # -- from pipeline objects (the DAG builder, no I/O) ----------------------------------------------
 
 
@@ -290,6 +358,8 @@ def typed_inputs(
             typed = UpstreamOutput(
                 item.input_name, item.mode, task_id_for(item.origin._producer), item.origin.name
             )
+        elif isinstance(item, consumption) and isinstance(item.dataset, PipelineParameter):
+            typed = DatasetParameter(item.name, item.mode, item.dataset.name, item.dataset.default_value.kind)
         elif isinstance(item, consumption):
             dataset = item.dataset
             if dataset.name:
@@ -347,15 +417,11 @@ def materialize_output(workspace: Any, record: dict[str, Any], cache_root: Path)
 
 def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dict[str, Any]:
     """Resolve a dataset input to a version and local files; returns the in-script input spec."""
-    from airflow_mlw.datasets import Dataset, FileDataset, TabularDataset
-
-    if item.dataset_name:
-        dataset = Dataset.get_by_name(workspace, item.dataset_name, item.version or "latest")
-    else:
-        cls = TabularDataset if item.dataset_kind == "tabular" else FileDataset
-        dataset = cls(item.definition, workspace)
-    files = dataset._local_files()
+    dataset = item.dataset(workspace)
     target.mkdir(parents=True, exist_ok=True)
+    if dataset.kind == "tabular" and derived_rows(dataset.definition):
+        return _materialize_rows(dataset, target)
+    files = dataset._local_files()
     for entry, local in files:
         destination = target / entry.path
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -369,6 +435,34 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
         "kind": dataset.kind,
         "format": dataset.definition.get("format") or {},
         "files": [entry.path for entry, _ in files],
+        "version": dataset.version,
+        "fingerprint": dataset.fingerprint if dataset.version else None,
+        "dataset": dataset.name,
+        "id": dataset.id,
+    }
+
+
+def derived_rows(definition: dict[str, Any]) -> bool:
+    """The rows are more than the files' contents: a query, filters, transformations, or columns
+    from paths — the script then gets the rows the definition reads to, as one Parquet file."""
+    fmt = definition.get("format") or {}
+    return bool(
+        fmt.get("type") == "sql"
+        or definition.get("transforms")
+        or fmt.get("partition_format")
+        or fmt.get("include_path")
+    )
+
+
+def _materialize_rows(dataset: Any, target: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    pq.write_table(dataset.to_arrow_table(), target / "rows.parquet")
+    return {
+        "path": str(target),
+        "kind": "tabular",
+        "format": {"type": "parquet"},
+        "files": ["rows.parquet"],
         "version": dataset.version,
         "fingerprint": dataset.fingerprint if dataset.version else None,
         "dataset": dataset.name,

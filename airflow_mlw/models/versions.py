@@ -10,7 +10,6 @@ the default datastore; ``location`` in the row names them (and keeps Azure's fre
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any

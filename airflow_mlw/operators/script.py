@@ -203,18 +203,24 @@ class MlwScriptOperator(BaseOperator):
         from airflow_mlw.execution import records, reuse
 
         ti = context["ti"]
-        document = reuse.key_document(
-            ws,
-            script=self.script,
-            source_directory=self.source_directory,
-            arguments=self.arguments,
-            params=self.step_params,
-            inputs=self._bound_inputs,
-            outputs=self.outputs,
-            environment=self.environment_identity(ws),
-            environment_name=self.environment_name,
-            version=self.step_version,
-        )
+        try:
+            document = reuse.key_document(
+                ws,
+                script=self.script,
+                source_directory=self.source_directory,
+                arguments=self.arguments,
+                params=self.step_params,
+                inputs=self._bound_inputs,
+                outputs=self.outputs,
+                environment=self.environment_identity(ws),
+                environment_name=self.environment_name,
+                version=self.step_version,
+            )
+        except Exception as error:
+            # An input that names nothing usable fails the step before it starts; the row says why.
+            run_id = self._ensure_run_row(ws, context)
+            records.set_status(ws, run_id, "Failed", properties={"error": first_line(error)})
+            raise
         key = reuse.reuse_key(document)
         reusable = self.allow_reuse and not self._regenerate(context)
         hit = reuse.find_hit(ws, key) if reusable else None
@@ -281,24 +287,25 @@ class MlwScriptOperator(BaseOperator):
         execution = ScriptExecution(ws, run_id, spec, root=self.execution_root())
         self._run_folder = execution.folder
         try:
-            inputs = self._materialize(ws, execution)
-            staging = {o["name"]: execution.folder / "outputs-staging" / o["name"] for o in self.outputs}
-            for folder in staging.values():
-                folder.mkdir(parents=True)
-            arguments = self._command_arguments(inputs, staging)
-            environ = execution.prepare(
-                {n: i.script for n, i in inputs.items()}, in_container=self.in_container
-            )
+            try:
+                inputs = self._materialize(ws, execution)
+                staging = {o["name"]: execution.folder / "outputs-staging" / o["name"] for o in self.outputs}
+                for folder in staging.values():
+                    folder.mkdir(parents=True)
+                arguments = self._command_arguments(inputs, staging)
+                environ = execution.prepare(
+                    {n: i.script for n, i in inputs.items()}, in_container=self.in_container
+                )
+            except Exception as error:
+                execution.set_status("Failed", properties={"error": first_line(error)})
+                raise
             environ.update({f"AML_PARAMETER_{k}": str(v) for k, v in self.step_params.items()})
             execution.set_status("Running", task_id=ti.task_id)
             try:
                 self.run_script(ws, execution, environ, arguments)
             except BaseException as error:
                 execution.collect_metrics()
-                failure = {
-                    "files": execution.keep_log(),
-                    "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
-                }
+                failure = {"files": execution.keep_log(), "error": first_line(error)}
                 execution.set_status("Failed", properties=failure)
                 raise
             metrics = execution.collect_metrics()
@@ -420,3 +427,8 @@ def script_operator_class(compute_kind: str, environment: Environment) -> type[M
         return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
     except ImportError:
         raise ComputeTargetException(entry["err"]) from None
+
+
+def first_line(error: BaseException) -> str:
+    """What a failed run's ``error`` property says: the first line of the error, or its type."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -149,18 +150,26 @@ class OutputFileDatasetConfig(PipelineData):
 
 
 class PipelineParameter:
-    """A run-time parameter: an Airflow ``Param`` on the DAG, set from the trigger form or ``conf``."""
+    """A run-time parameter: an Airflow ``Param`` on the DAG, set from the trigger form or ``conf``.
+
+    Its default may be a dataset: ``ds_param.as_named_input('data')`` (or
+    ``DatasetConsumptionConfig('data', ds_param)``) is then a step input whose dataset each run
+    chooses (``submit(pipeline_parameters={'ds_param': other})``, REST
+    ``DataSetDefinitionValueAssignments``, or the trigger form's ``{"name", "version"}`` field).
+    """
 
     def __init__(self, name: str, default_value: Any) -> None:
         self.name = check_name(name, "PipelineParameter")
         self.default_value = default_value
 
     @property
+    def is_dataset(self) -> bool:
+        return is_dataset(self.default_value)
+
+    @property
     def param_default(self) -> Any:
-        """The default as the DAG Param holds it (a DataPath as Azure's JSON shape)."""
-        return (
-            self.default_value.to_json() if isinstance(self.default_value, DataPath) else self.default_value
-        )
+        """The default as the DAG Param holds it (a DataPath or dataset as JSON)."""
+        return parameter_value(self.default_value)
 
     @property
     def json_type(self) -> str | list[str]:
@@ -171,15 +180,60 @@ class PipelineParameter:
             return "integer"
         if isinstance(value, float):
             return "number"
-        if isinstance(value, DataPath):
+        if isinstance(value, DataPath) or self.is_dataset:
             return "object"
         return "string"
+
+    def as_named_input(self, name: str) -> Any:
+        """This dataset parameter as a step input named ``name``."""
+        return self._consumption(name, "direct")
+
+    def as_mount(self, path_on_compute: str | None = None) -> Any:
+        return self._consumption(self.name, "mount", path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> Any:
+        return self._consumption(self.name, "download", path_on_compute)
+
+    def _consumption(self, name: str, mode: str, path_on_compute: str | None = None) -> Any:
+        if not self.is_dataset:
+            raise MlwError(f"pipeline parameter {self.name!r} has no dataset default: it cannot be an input")
+        from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self, mode, path_on_compute)
 
     def __str__(self) -> str:
         return "{{ params." + self.name + " }}"
 
     def __repr__(self) -> str:
         return f"PipelineParameter(name={self.name!r}, default_value={self.default_value!r})"
+
+
+def is_dataset(value: Any) -> bool:
+    """``value`` is a dataset object (without importing the datasets package at parse time)."""
+    return isinstance(value, loaded_class("airflow_mlw.datasets.base", "AbstractDataset"))
+
+
+def parameter_value(value: Any, workspace: Any = None) -> Any:
+    """A pipeline parameter value as DAG-run ``conf`` and ``Param`` hold it: a ``DataPath`` in
+    Azure's JSON shape, a registered dataset as ``{"name", "version", "id"}``, an unregistered one
+    as ``{"kind", "definition"}``; anything else as it is.
+
+    :param workspace: the pipeline's workspace; a dataset of another workspace is refused
+    """
+    if isinstance(value, DataPath):
+        return value.to_json()
+    if not is_dataset(value):
+        return value
+    if workspace is not None and value._workspace is not None:
+        ours, theirs = workspace, value._workspace
+        if (ours.name, ours.settings.registry_url) != (theirs.name, theirs.settings.registry_url):
+            raise MlwError(
+                f"dataset {value.name or '(unregistered)'!r} belongs to workspace {theirs.name!r}, "
+                f"not to the pipeline's workspace {ours.name!r}"
+            )
+    if value.name:
+        return {"name": value.name, "version": value.version, "id": value.id}
+    return {"kind": value.kind, "definition": value.definition}
 
 
 class DataPath:

@@ -109,6 +109,9 @@ class PipelineStep:
     def parameters(self) -> list[PipelineParameter]:
         found = [a for a in self.arguments if isinstance(a, PipelineParameter)]
         found += [i.parameter for i in self.inputs if isinstance(i, DataPathInput)]
+        found += [
+            i.dataset for i in self.inputs if isinstance(getattr(i, "dataset", None), PipelineParameter)
+        ]
         found += [v for v in self.params.values() if isinstance(v, PipelineParameter)]
         return found
 

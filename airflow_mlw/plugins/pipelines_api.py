@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, Body, HTTPException
 
-from airflow_mlw.exceptions import MlwError, WorkspaceNotFoundError
+from airflow_mlw.exceptions import DatasetNotFoundError, MlwError, WorkspaceNotFoundError
 from airflow_mlw.pipelines.publish import (
     PipelineEndpoint,
     PipelineParameterError,
@@ -42,7 +42,8 @@ from airflow_mlw.runs.pipeline_run import PipelineRun
 from airflow_mlw.runs.triggering import pipeline_run_status, trigger_on_server
 from airflow_mlw.workspace import Workspace
 
-#: Azure's request body: ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments``, ``Tags``.
+#: Azure's request body: ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments``,
+#: ``DataSetDefinitionValueAssignments``, ``Tags``.
 RunBody = Annotated[dict[str, Any] | None, Body()]
 
 
@@ -55,7 +56,7 @@ def _workspace(name: str | None = None) -> Any:
 
 def _fail(exc: MlwError) -> HTTPException:
 
-    if isinstance(exc, PublishedPipelineNotFound | WorkspaceNotFoundError):
+    if isinstance(exc, PublishedPipelineNotFound | WorkspaceNotFoundError | DatasetNotFoundError):
         return HTTPException(404, str(exc))
     if isinstance(exc, PipelineParameterError):
         return HTTPException(400, str(exc))
@@ -85,6 +86,7 @@ def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: 
         body.get("DataPathAssignments"),
         user_name=user.get_name(),
         tags=body.get("Tags"),
+        dataset_assignments=body.get("DataSetDefinitionValueAssignments"),
     )
     return {"Id": run_id, "ExperimentName": experiment, "PipelineId": published.id, "DagId": published.dag_id}
 

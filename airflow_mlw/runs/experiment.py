@@ -17,7 +17,7 @@ from airflow_mlw.dag_builder import pipeline_dag, script_operator, script_run_da
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution import records
 from airflow_mlw.naming import safe_id
-from airflow_mlw.pipelines.data import DataPath
+from airflow_mlw.pipelines.data import parameter_value
 from airflow_mlw.pipelines.graph import Pipeline
 from airflow_mlw.pipelines.publish import PipelineEndpoint, PublishedPipeline
 from airflow_mlw.pipelines.steps import PythonScriptStep
@@ -102,9 +102,7 @@ class Experiment:
                 f"unknown pipeline parameter(s) {unknown}; the pipeline has {sorted(pipeline.parameters())}"
             )
 
-        values = {
-            k: v.to_json() if isinstance(v, DataPath) else v for k, v in (pipeline_parameters or {}).items()
-        }
+        values = {k: parameter_value(v, self.workspace) for k, v in (pipeline_parameters or {}).items()}
         conf = {**values, "regenerate_outputs": bool(regenerate_outputs)}
         if self.workspace.settings.api_url:
             run = submit_over_rest(pipeline, self.name, conf, tags)

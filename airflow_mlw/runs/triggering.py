@@ -14,6 +14,7 @@ from airflow_mlw.compute import sync_pools
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution.records import TERMINAL, record_pipeline_run, update_run
 from airflow_mlw.naming import RUN_ID_CHARACTERS, safe_id
+from airflow_mlw.pipelines.data import parameter_value
 from airflow_mlw.pipelines.publish import (
     GENERATED_FOLDER,
     PipelineParameterError,
@@ -34,8 +35,14 @@ def conf_for(
     published: Any,
     parameter_assignments: dict[str, Any] | None,
     data_path_assignments: dict[str, Any] | None = None,
+    dataset_assignments: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The DAG run conf of Azure's request body; keys the pipeline does not declare are ignored."""
+    """The DAG run conf of Azure's request body; keys the pipeline does not declare are ignored.
+
+    :param dataset_assignments: Azure's ``DataSetDefinitionValueAssignments``:
+        ``{name: {"SavedDataSetReference": {"Id": ...}}}`` or ``{name: {"Name": ..., "Version": ...}}``;
+        an unknown dataset raises ``DatasetNotFoundError`` naming it
+    """
 
     values = dict(parameter_assignments or {})
     for name, path in (data_path_assignments or {}).items():
@@ -44,10 +51,28 @@ def conf_for(
                 f"DataPathAssignments[{name!r}] must be {{'DataStoreName': ..., 'RelativePath': ...}}"
             )
         values[name] = {"DataStoreName": path["DataStoreName"], "RelativePath": path.get("RelativePath", "")}
+    for name, value in (dataset_assignments or {}).items():
+        values[name] = saved_dataset(published.workspace, name, value)
     for name, value in list(values.items()):
-        if hasattr(value, "to_json"):  # a DataPath passed from Python
-            values[name] = value.to_json()
+        values[name] = parameter_value(value, published.workspace)  # a DataPath or dataset from Python
     return check_parameters(published.parameters, values)
+
+
+def saved_dataset(workspace: Any, name: str, value: Any) -> dict[str, Any]:
+    """One ``DataSetDefinitionValueAssignments`` entry -> the ``{"name", "version", "id"}`` it names."""
+    from airflow_mlw.datasets.versioning import load_by_id, load_version
+
+    reference = value.get("SavedDataSetReference") if isinstance(value, dict) else None
+    if isinstance(reference, dict) and reference.get("Id"):
+        record = load_by_id(workspace, str(reference["Id"]))
+    elif isinstance(value, dict) and value.get("Name"):
+        record = load_version(workspace, str(value["Name"]), value.get("Version") or "latest")
+    else:
+        raise PipelineParameterError(
+            f"DataSetDefinitionValueAssignments[{name!r}] must be {{'SavedDataSetReference': {{'Id': ...}}}} "
+            f"or {{'Name': ..., 'Version': ...}}, not {value!r}"
+        )
+    return {"name": record.name, "version": record.version, "id": record.id}
 
 
 def trigger_on_server(
@@ -57,6 +82,7 @@ def trigger_on_server(
     parameter_assignments: dict[str, Any] | None = None,
     data_path_assignments: dict[str, Any] | None = None,
     user_name: str | None = None,
+    dataset_assignments: dict[str, Any] | None = None,
     tags: dict[str, Any] | None = None,
 ) -> str:
     """Trigger the published pipeline's DAG in Airflow's metadata DB (api-server side); the run id."""
@@ -66,7 +92,7 @@ def trigger_on_server(
 
     if published.status != "Active":
         raise MlwError(f"published pipeline {published.name!r} ({published.id}) is {published.status}")
-    conf = conf_for(published, parameter_assignments, data_path_assignments)
+    conf = conf_for(published, parameter_assignments, data_path_assignments, dataset_assignments)
     dag_run_id = new_dag_run_id(experiment_name)
     run_id = record_pipeline_run(workspace, published.dag_id, dag_run_id, experiment_name, tags, "NotStarted")
     unpause(published.dag_id)

@@ -176,7 +176,6 @@ def test_file_dataset_partition_keys_values_and_filter(workspace: Workspace, sto
 
 
 def test_partition_by_writes_hive_parquet_and_registers(file_datastore: Any, tmp_path: Path) -> None:
-    workspace = file_datastore.workspace
     rows = "".join(f"{'HR' if i % 3 else 'IT'},{i % 2},{i}\n" for i in range(30))
     upload(file_datastore, {"flat/rows.csv": "Dept,Shift,v\n" + rows}, tmp_path)
     tab = Dataset.Tabular.from_delimited_files((file_datastore, "flat/rows.csv"))

@@ -23,9 +23,9 @@ ACTIVE, DISABLED = "Active", "Disabled"
 
 def jsonable_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
     """Pipeline parameter values as DAG-run ``conf`` holds them (a ``DataPath`` in Azure's JSON shape)."""
-    from airflow_mlw.pipelines.data import DataPath
+    from airflow_mlw.pipelines.data import parameter_value
 
-    return {k: v.to_json() if isinstance(v, DataPath) else v for k, v in (parameters or {}).items()}
+    return {k: parameter_value(v) for k, v in (parameters or {}).items()}
 
 
 class ScheduleDefinition:
