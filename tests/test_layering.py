@@ -34,7 +34,8 @@ FLOORS: dict[int, tuple[str, ...]] = {
     5: ("airflow_mlw.pipelines", "airflow_mlw.models"),
     6: ("airflow_mlw.execution",),
     7: ("airflow_mlw.operators", "airflow_mlw.dag_builder"),
-    8: ("airflow_mlw.runs", "airflow_mlw.dags"),
+    # Drift monitors are definitions plus the DAG runs that compute their windows (runs/ alongside).
+    8: ("airflow_mlw.runs", "airflow_mlw.dags", "airflow_mlw.datadrift"),
     9: (
         "airflow_mlw.plugins",
         "airflow_mlw.cli",

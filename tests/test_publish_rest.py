@@ -16,6 +16,7 @@ from airflow_mlw.core import Experiment, ScriptRunConfig, Workspace
 from airflow_mlw.pipeline.core import PipelineEndpoint, PublishedPipeline
 from airflow_mlw.runs.pipeline_run import PipelineRun
 from tests.airflow_stack import airflow_stack
+from tests.pipelines.test_dataset_params import counting_pipeline, dataset_params_data
 from tests.pipelines.test_publish import make_pipeline
 from tests.test_plugin_api import request
 
@@ -138,6 +139,26 @@ def test_publish_and_trigger_over_rest(tmp_path: Path, monkeypatch: pytest.Monke
         script_run.wait_for_completion(show_output=False)
         assert script_run.get_status() == "Finished"
         assert script_run.get_metrics() == {"chars": 4}
+
+        # A dataset parameter chosen over REST by Azure's saved-dataset id; an unknown id is a 404.
+        data = dataset_params_data(ws, tmp_path / "ds")
+        counter = counting_pipeline(ws, data, data["v1"]).publish("counter")
+        url = f"{base}/mlw/api/pipelines/counter/runs"
+        unknown = {
+            "DataSetDefinitionValueAssignments": {"ds_param": {"SavedDataSetReference": {"Id": "gone-id"}}}
+        }
+        status, refused = request(url, token=token, body=unknown)
+        assert status == 404 and "'gone-id'" in refused["detail"], refused
+        chosen = {
+            "DataSetDefinitionValueAssignments": {
+                "ds_param": {"SavedDataSetReference": {"Id": data["v2"].id}}
+            }
+        }
+        status, answer = request(url, token=token, body=chosen)
+        assert status == 200, answer
+        assert wait_run(base, token, answer["Id"])["Status"] == "Finished"
+        assert PipelineRun(ws, answer["Id"]).get_steps()[0].get_metrics() == {"rows": 5, "total": 36}
+        assert counter.id
 
         # The CLI uses the same API.
         cli_env = {**__import__("os").environ}

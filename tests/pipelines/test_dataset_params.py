@@ -13,6 +13,7 @@ from airflow_mlw.core import Dataset, Datastore, Experiment, Workspace
 from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.pipelines import Pipeline, PipelineParameter, PythonScriptStep
+from tests.pipelines.test_publish import dags_folder  # noqa: F401  (fixture)
 
 COUNT = """
 import os
@@ -34,9 +35,14 @@ run.log("files", len([f for _, _, fs in os.walk(sys.argv[1]) for f in fs]))
 
 @pytest.fixture
 def data(workspace: Workspace, tmp_path: Path) -> dict[str, Any]:
+    return dataset_params_data(workspace, tmp_path)
+
+
+def dataset_params_data(workspace: Workspace, tmp_path: Path) -> dict[str, Any]:
+    """Versions 1 (3 rows) and 2 (5 rows) of tabular dataset ``rows``, and the scripts."""
     store = Datastore.register_local(workspace, "rows_store", tmp_path / "rows")
     folder = tmp_path / "rows"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "a.csv").write_text(
         "v,at\n1,2024-01-01 00:00:00\n2,2024-01-02 00:00:00\n3,2024-01-03 00:00:00\n"
     )
@@ -46,7 +52,7 @@ def data(workspace: Workspace, tmp_path: Path) -> dict[str, Any]:
         workspace, "rows", create_new_version=True
     )
     scripts = tmp_path / "scripts"
-    scripts.mkdir()
+    scripts.mkdir(parents=True)
     (scripts / "count.py").write_text(COUNT)
     (scripts / "list.py").write_text(LIST)
     return {"store": store, "v1": v1, "v2": v2, "scripts": scripts}
@@ -146,3 +152,32 @@ def test_dataset_parameter_values_that_name_no_usable_dataset(
     assert "takes a tabular dataset; 'a_file' is a file one" in str(step.get_details())
     with pytest.raises(MlwError, match="PipelineParameter has no dataset default|no dataset default"):
         PipelineParameter("n", default_value=3).as_named_input("x")
+
+
+@pytest.mark.usefixtures("dags_folder")
+def test_published_pipeline_takes_a_dataset_per_run(workspace: Workspace, data: dict[str, Any]) -> None:
+    """Published: the parameter is an object Param; Azure's saved-dataset id resolves to a version."""
+    from airflow_mlw.exceptions import DatasetNotFoundError
+    from airflow_mlw.pipelines.publish import PipelineParameterError
+    from airflow_mlw.runs.triggering import conf_for
+
+    v1, v2 = data["v1"], data["v2"]
+    published = counting_pipeline(workspace, data, v1).publish("counter")
+    assert published.parameters["ds_param"] == {
+        "type": "object",
+        "default": {"name": "rows", "version": 1, "id": v1.id},
+    }
+    assert conf_for(published, {}, None, {"ds_param": {"SavedDataSetReference": {"Id": v2.id}}}) == {
+        "ds_param": {"name": "rows", "version": 2, "id": v2.id}
+    }
+    assert (
+        conf_for(published, {}, None, {"ds_param": {"Name": "rows", "Version": 1}})["ds_param"]["id"] == v1.id
+    )
+    with pytest.raises(DatasetNotFoundError, match="no dataset version with id 'no-such-id'"):
+        conf_for(published, {}, None, {"ds_param": {"SavedDataSetReference": {"Id": "no-such-id"}}})
+    with pytest.raises(
+        PipelineParameterError, match=r"DataSetDefinitionValueAssignments\['ds_param'\] must be"
+    ):
+        conf_for(published, {}, None, {"ds_param": "rows"})
+    run = published.submit(workspace, "published-ds", pipeline_parameters={"ds_param": v2})
+    assert metrics(run) == {"rows": 5, "total": 36, "reused": False}
