@@ -19,6 +19,15 @@ WEEKS = [datetime(2025, 3, 3, tzinfo=UTC) + timedelta(weeks=i) for i in range(6)
 
 
 @pytest.fixture
+def chromium() -> str:
+    """The system Chromium driven by Playwright (as tests/test_ui.py drives it)."""
+    from tests.conftest import require
+    from tests.test_ui import find_chromium
+
+    return require("Chromium", find_chromium)
+
+
+@pytest.fixture
 def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "dags"
     folder.mkdir()

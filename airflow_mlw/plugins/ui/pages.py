@@ -136,6 +136,19 @@ def models(request: Request) -> HTMLResponse:
         )
 
 
+@router.get("/datadrift")
+def datadrift(request: Request) -> HTMLResponse:
+    """Drift monitors: each one's magnitude over time with its threshold, and the per-feature
+    contribution of every window, as charts (``drift``)."""
+    from airflow_mlw.plugins.ui.drift import chart
+
+    with queries.registry() as (_, session, ws_id):
+        monitors = queries.drift_monitors(session, ws_id)
+        windows = queries.drift_windows(session, (row.id for row in monitors))
+        charts = {row.id: chart(row, windows.get(row.id, [])) for row in monitors}
+        return render(request, "datadrift.html", monitors=monitors, charts=charts)
+
+
 @router.get("/runs")
 def runs(request: Request, kind: str | None = None, experiment: str | None = None) -> HTMLResponse:
     with queries.registry() as (_, session, ws_id):

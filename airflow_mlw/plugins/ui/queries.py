@@ -20,6 +20,8 @@ from airflow_mlw.registry.rows import (
     DatasetRow,
     DatasetVersionRow,
     DatastoreRow,
+    DriftMonitorRow,
+    DriftWindowRow,
     EnvironmentRow,
     EnvironmentVersionRow,
     LineageRow,
@@ -334,3 +336,25 @@ def input_datasets(row: RunRow) -> list[tuple[str, dict[str, Any]]]:
                     "fingerprint": fingerprints.get(name),
                 }
     return sorted(found.items())
+
+
+# -- data drift -----------------------------------------------------------------------------------------
+
+
+def drift_monitors(session: Session, ws_id: int) -> Sequence[DriftMonitorRow]:
+    return session.scalars(
+        select(DriftMonitorRow).where(DriftMonitorRow.workspace_id == ws_id).order_by(DriftMonitorRow.name)
+    ).all()
+
+
+def drift_windows(session: Session, monitor_ids: Iterable[str]) -> dict[str, list[DriftWindowRow]]:
+    """Each monitor's computed windows, oldest first."""
+    found: dict[str, list[DriftWindowRow]] = defaultdict(list)
+    rows = session.scalars(
+        select(DriftWindowRow)
+        .where(DriftWindowRow.monitor_id.in_(list(monitor_ids)))
+        .order_by(DriftWindowRow.window_start)
+    )
+    for row in rows:
+        found[row.monitor_id].append(row)
+    return found

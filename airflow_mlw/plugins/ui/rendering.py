@@ -28,6 +28,7 @@ SECTIONS = (
     ("compute", "Compute"),
     ("pipelines", "Pipelines"),
     ("models", "Models"),
+    ("datadrift", "Data drift"),
     ("runs", "Runs"),
 )
 
