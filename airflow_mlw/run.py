@@ -99,6 +99,7 @@ class InputPath(str):
         path.kind = spec.get("kind", "file")
         path.version = spec.get("version")
         path.fingerprint = spec.get("fingerprint")
+        path.format = spec.get("format") or {}
         return path
 
     name: str
@@ -106,6 +107,7 @@ class InputPath(str):
     kind: str
     version: Any
     fingerprint: Any
+    format: dict[str, Any]
 
 
 def input_dataset(name: str, spec: dict[str, Any]) -> InputDataset | InputPath:

@@ -54,7 +54,7 @@ class ScriptSpec:
         source = Path(self.source_directory)
         if not source.is_dir():
             raise MlwError(f"source_directory {source} does not exist")
-        if self.script and not (source / self.script).is_file():
+        if self.script and not self.script.startswith("-m ") and not (source / self.script).is_file():
             raise MlwError(f"script {self.script!r} not found in source_directory {source}")
 
 
@@ -307,3 +307,45 @@ class ScriptProcess:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def model_mounts(workspace: Any, source: Path, folder: Path) -> dict[str, str]:
+    """``Model.get_model_path('name')`` inside a step's script (a ``ParallelRunStep``'s ``init()``):
+    the models its source names as literals, linked under ``folder/models/<name>/<version>/``, and
+    the variable that points ``get_model_path`` there (as in a scoring service). No model named,
+    nothing done."""
+    import ast
+
+    wanted: dict[str, Any] = {}
+    for path in sorted(source.rglob("*.py"))[:500]:
+        try:
+            tree = ast.parse(path.read_text(errors="replace"))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get_model_path"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                version = next((k.value for k in node.keywords if k.arg == "version"), None)
+                wanted[node.args[0].value] = version.value if isinstance(version, ast.Constant) else None
+    if not wanted:
+        return {}
+    from airflow_mlw.exceptions import ModelNotFoundError
+    from airflow_mlw.models.model import Model
+    from airflow_mlw.models.server import MODEL_DIR_ENV
+
+    root = folder / "models"
+    for name, version in wanted.items():
+        try:
+            model = Model(workspace, name, version=version)
+        except ModelNotFoundError:
+            continue  # the script may handle it; get_model_path names what is missing
+        link = root / name / str(model.version) / model._root
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(model.local_folder() / model._root)
+    return {MODEL_DIR_ENV: str(root)}

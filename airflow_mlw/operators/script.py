@@ -275,7 +275,7 @@ class MlwScriptOperator(BaseOperator):
 
     def _run(self, ws: Workspace, context: Context, run_id: str) -> dict[str, Any]:
         """Materialise inputs, run the script, commit outputs, record metrics."""
-        from airflow_mlw.execution.process import ScriptExecution, ScriptSpec
+        from airflow_mlw.execution.process import ScriptExecution, ScriptSpec, model_mounts
 
         ti = context["ti"]
         spec = ScriptSpec(
@@ -296,6 +296,8 @@ class MlwScriptOperator(BaseOperator):
                 environ = execution.prepare(
                     {n: i.script for n, i in inputs.items()}, in_container=self.in_container
                 )
+                if not self.in_container:
+                    environ.update(model_mounts(ws, execution.workdir, execution.folder))
             except Exception as error:
                 execution.set_status("Failed", properties={"error": first_line(error)})
                 raise
@@ -363,7 +365,9 @@ class MlwScriptOperator(BaseOperator):
 
     def command_line(self, arguments: list[str], python: str = "python") -> list[str]:
         """The script's command; a distributed job's N processes start through ``airflow_mlw.launch``."""
-        command = [python, self.script, *arguments] if self.script else list(arguments)
+        # A script, a module of the runtime (``-m airflow_mlw.parallel_driver``), or a bare command.
+        script = self.script.split(" ", 1) if self.script.startswith("-m ") else [self.script]
+        command = [python, *script, *arguments] if self.script else list(arguments)
         if self.process_count > 1:
             per_node = self.processes_per_node or self.process_count
             launch = [python, "-m", "airflow_mlw.launch", str(self.process_count), str(per_node), "--"]

@@ -1,0 +1,213 @@
+"""ParallelRunStep on local compute, run for real through Airflow's dag.test(): mini-batches of
+File and Tabular datasets, append_row order, summary_only, partitions, retries and thresholds,
+a hung run() killed, reuse, and the errors of bad configurations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_mlw.core import Dataset, Datastore, Experiment, Model, Workspace
+from airflow_mlw.exceptions import MlwError
+from airflow_mlw.pipeline.core import Pipeline
+from airflow_mlw.pipeline.steps import ParallelRunConfig, ParallelRunStep
+from airflow_mlw.pipelines import OutputFileDatasetConfig
+
+SCORE = """
+import os, time
+from airflow_mlw.core import Model
+from airflow_mlw_user.parallel_run import EntryScript
+
+def init():
+    global factor, worker
+    factor = int(open(Model.get_model_path("factor")).read())
+    worker = os.getpid()
+
+def run(mini_batch):
+    EntryScript().logger.info("batch of %d", len(mini_batch))
+    out = []
+    for path in mini_batch:
+        text = open(path).read()
+        if "bad" in text:
+            raise ValueError("bad item " + os.path.basename(path))
+        if "hang" in text:
+            time.sleep(60)
+        out.append(f"{os.path.basename(path)}: {int(text) * factor}")
+    return out
+"""
+
+TABLE = """
+from azureml_user.parallel_run import EntryScript
+
+def run(mini_batch):
+    mini_batch["double"] = mini_batch["v"] * 2
+    return mini_batch[["v", "double"]]
+"""
+
+PARTS = """
+import os
+from airflow_mlw_user.parallel_run import EntryScript
+
+def run(mini_batch):
+    depts = {os.path.basename(os.path.dirname(p)) for p in mini_batch}
+    (dept,) = depts
+    with open(os.path.join(EntryScript().output_dir, dept + ".txt"), "w") as handle:
+        handle.write(str(len(mini_batch)))
+    return []
+"""
+
+
+@pytest.fixture
+def setup(workspace: Workspace, tmp_path: Path) -> dict[str, Any]:
+    root = tmp_path / "data"
+    (root / "items").mkdir(parents=True)
+    for i in range(23):
+        (root / "items" / f"{i:03d}.txt").write_text(str(i))
+    (root / "table.csv").write_text("v\n" + "".join(f"{i}\n" for i in range(1000)))
+    for dept, count in (("HR", 3), ("IT", 4)):
+        (root / "depts" / dept).mkdir(parents=True)
+        for i in range(count):
+            (root / "depts" / dept / f"{i}.txt").write_text("1")
+    store = Datastore.register_local(workspace, "batch_store", root)
+    (tmp_path / "factor.txt").write_text("10")
+    Model.register(workspace, str(tmp_path / "factor.txt"), "factor")
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    for name, code in (("score.py", SCORE), ("table.py", TABLE), ("parts.py", PARTS)):
+        (scripts / name).write_text(code)
+    (scripts / "norun.py").write_text("def init():\n    pass\n")
+    return {"store": store, "scripts": scripts, "root": root}
+
+
+def config(setup: dict[str, Any], script: str = "score.py", **changes: Any) -> ParallelRunConfig:
+    values: dict[str, Any] = {
+        "source_directory": str(setup["scripts"]),
+        "entry_script": script,
+        "mini_batch_size": "5",
+        "error_threshold": 0,
+        "output_action": "append_row",
+        "environment": None,
+        "compute_target": "local",
+        "process_count_per_node": 2,
+        "run_max_try": 1,
+    }
+    values.update(changes)
+    from airflow_mlw.core import Environment
+
+    values["environment"] = values["environment"] or Environment("default")
+    return ParallelRunConfig(**values)
+
+
+def submit(workspace: Workspace, step: ParallelRunStep) -> Any:
+    run = Experiment(workspace, "batch").submit(Pipeline(workspace, [step]))
+    (step_run,) = run.find_step_run(step.name)
+    return run, step_run
+
+
+def output_lines(step_run: Any, name: str, tmp_path: Path, file: str = "parallel_run_step.txt") -> list[str]:
+    folder = Path(step_run.get_output_data(name).download(str(tmp_path / f"out-{step_run.id}")))
+    return (next(folder.rglob(file))).read_text().splitlines()
+
+
+def file_input(setup: dict[str, Any], folder: str = "items") -> Any:
+    return Dataset.File.from_files((setup["store"], folder)).as_named_input("items")
+
+
+def test_file_batches_append_rows_in_input_order_and_reuse(
+    workspace: Workspace, setup: dict[str, Any], tmp_path: Path
+) -> None:
+    step = ParallelRunStep(
+        "score",
+        config(setup),
+        inputs=[file_input(setup)],
+        output=OutputFileDatasetConfig("inferences"),
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    lines = output_lines(step_run, "inferences", tmp_path)
+    assert lines == [f"{i:03d}.txt: {i * 10}" for i in range(23)]
+    assert step_run.get_metrics() == {"mini_batches": 5, "failed_mini_batches": 0, "items": 23, "failed_items": 0}
+    _, again = submit(workspace, step)
+    assert again.is_reused, "unchanged input, script and configuration: the whole step is reused"
+
+
+def test_tabular_batches_split_by_size(workspace: Workspace, setup: dict[str, Any], tmp_path: Path) -> None:
+    table = Dataset.Tabular.from_delimited_files((setup["store"], "table.csv")).as_named_input("items")
+    step = ParallelRunStep(
+        "table",
+        config(setup, "table.py", mini_batch_size="1KB"),
+        inputs=[table],
+        output=OutputFileDatasetConfig("rows"),
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    assert output_lines(step_run, "rows", tmp_path) == [f"{i} {i * 2}" for i in range(1000)]
+    assert step_run.get_metrics()["mini_batches"] == 8  # 8 bytes a row: 128 rows of 1 KB
+
+
+def test_partition_keys_make_one_batch_per_partition_with_summary_only(
+    workspace: Workspace, setup: dict[str, Any], tmp_path: Path
+) -> None:
+    parted = Dataset.File.from_files((setup["store"], "depts"), partition_format="/{Dept}/*.txt")
+    step = ParallelRunStep(
+        "parts",
+        config(setup, "parts.py", mini_batch_size=None, output_action="summary_only", partition_keys=["Dept"]),
+        inputs=[parted.as_named_input("items")],
+        output=OutputFileDatasetConfig("counts"),
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    folder = Path(step_run.get_output_data("counts").download(str(tmp_path / "counts")))
+    assert {p.name: p.read_text() for p in folder.rglob("*.txt")} == {"HR.txt": "3", "IT.txt": "4"}
+    assert step_run.get_metrics()["mini_batches"] == 2
+
+
+def test_failures_retries_and_thresholds(workspace: Workspace, setup: dict[str, Any], tmp_path: Path) -> None:
+    (setup["root"] / "items" / "004.txt").write_text("bad")
+    (setup["root"] / "items" / "017.txt").write_text("bad")
+    tolerant = ParallelRunStep(
+        "tolerant",
+        config(setup, error_threshold=-1, run_max_try=2, output_action="summary_only"),
+        inputs=[file_input(setup)],
+    )
+    run, step_run = submit(workspace, tolerant)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    assert step_run.get_metrics() == {"mini_batches": 5, "failed_mini_batches": 2, "items": 23, "failed_items": 10}
+    strict = ParallelRunStep("strict", config(setup, error_threshold=5), inputs=[file_input(setup)])
+    run, step_run = submit(workspace, strict)
+    assert run.get_status() == "Failed"
+    logs = str(step_run.get_details_with_logs())
+    assert "10 failed item(s) exceed error_threshold=5" in logs and "bad item 0" in logs, logs
+
+
+def test_a_hung_run_is_killed_after_the_timeout(workspace: Workspace, setup: dict[str, Any]) -> None:
+    (setup["root"] / "items" / "002.txt").write_text("hang")
+    step = ParallelRunStep(
+        "hung",
+        config(setup, run_invocation_timeout=2, error_threshold=-1, output_action="summary_only"),
+        inputs=[file_input(setup)],
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished"
+    assert step_run.get_metrics()["failed_items"] == 5
+    assert "run() timed out after 2 s" in str(step_run.get_details_with_logs())
+
+
+def test_bad_configurations_are_named(workspace: Workspace, setup: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(MlwError, match="a File dataset is split into a number of files"):
+        ParallelRunStep("x", config(setup, mini_batch_size="1MB"), inputs=[file_input(setup)])
+    table = Dataset.Tabular.from_delimited_files((setup["store"], "table.csv")).as_named_input("t")
+    with pytest.raises(MlwError, match="a Tabular dataset is split by size"):
+        ParallelRunStep("x", config(setup, mini_batch_size="many"), inputs=[table])
+    with pytest.raises(MlwError, match="output_action must be one of"):
+        config(setup, output_action="append_rows")
+    norun = ParallelRunStep("norun", config(setup, "norun.py"), inputs=[file_input(setup)])
+    run, step_run = submit(workspace, norun)
+    assert run.get_status() == "Failed"
+    assert "defines no run(mini_batch) function" in str(step_run.get_details_with_logs())
+    (setup["scripts"] / "short.py").write_text("def run(mini_batch):\n    return mini_batch[:1]\n")
+    short = ParallelRunStep("short", config(setup, "short.py"), inputs=[file_input(setup)])
+    run, step_run = submit(workspace, short)
+    assert "run() returned 1 rows for mini-batch" in str(step_run.get_details_with_logs())
