@@ -66,3 +66,24 @@ def test_booleans_and_text_are_categorical() -> None:
     assert feature_kind(pd.Series([True, False])) == CATEGORICAL
     assert feature_kind(pd.Series(["a", "b"])) == CATEGORICAL
     assert feature_kind(pd.Series([1, 2])) == NUMERIC
+
+
+def test_email_alerts_are_the_smtp_providers_notifier() -> None:
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from airflow_mlw.datadrift import AlertConfiguration
+
+    alert = AlertConfiguration("ops@example.com", smtp_conn_id="smtp_ops")
+    drift = {
+        "monitor": "m",
+        "window_start": "2025-03-03",
+        "window_end": "2025-03-10",
+        "magnitude": 0.5,
+        "threshold": 0.3,
+        "contributions": {"age{x}": 1.0},
+    }
+    notifier = alert.make_notifier(drift)
+    assert isinstance(notifier, SmtpNotifier)
+    assert notifier.to == ["ops@example.com"] and notifier.smtp_conn_id == "smtp_ops"
+    assert "magnitude 0.500 > 0.3" in notifier.subject and "age{x}: 100.0%" in notifier.html_content
+    assert AlertConfiguration.from_json(alert.to_json()).email_addresses == ["ops@example.com"]  # type: ignore[union-attr]
