@@ -87,16 +87,28 @@ def plan(config: dict[str, Any], data: Any) -> list[Batch]:
             keys = config["partition_keys"]
             missing = [k for k in keys if k not in frame.columns]
             if missing:
-                raise SystemExit(f"partition_keys {missing} are not columns of the input: {list(frame.columns)}")
+                raise SystemExit(
+                    f"partition_keys {missing} are not columns of the input: {list(frame.columns)}"
+                )
             groups = frame.groupby(keys, sort=False, dropna=False).indices
             return [
-                Batch(i, frame.iloc[rows].reset_index(drop=True), len(rows), f"{dict(zip(keys, _tuple(key), strict=False))}")
+                Batch(
+                    i,
+                    frame.iloc[rows].reset_index(drop=True),
+                    len(rows),
+                    f"{dict(zip(keys, _tuple(key), strict=False))}",
+                )
                 for i, (key, rows) in enumerate(groups.items())
             ]
         per_row = max(1, int(frame.memory_usage(index=False, deep=True).sum()) // max(1, len(frame)))
         rows = max(1, spec["bytes"] // per_row)
         return [
-            Batch(i, frame.iloc[start : start + rows].reset_index(drop=True), len(frame.iloc[start : start + rows]), f"rows {start}-{min(start + rows, len(frame)) - 1}")
+            Batch(
+                i,
+                frame.iloc[start : start + rows].reset_index(drop=True),
+                len(frame.iloc[start : start + rows]),
+                f"rows {start}-{min(start + rows, len(frame)) - 1}",
+            )
             for i, start in enumerate(range(0, len(frame), rows))
         ]
     root = Path(str(data))
@@ -104,25 +116,30 @@ def plan(config: dict[str, Any], data: Any) -> list[Batch]:
     if spec.get("partitions"):
         from airflow_mlw.datasets.partitions import parse_format
 
-        fmt_text = (getattr(data, "format", None) or {}).get("partition_format")
+        fmt_text = getattr(data, "partition_format", None)
         if not fmt_text:
             raise SystemExit("partition_keys need an input dataset defined with partition_format")
         fmt = parse_format(fmt_text)
         unknown = [k for k in config["partition_keys"] if k not in fmt.keys]
         if unknown:
             raise SystemExit(f"partition_keys {unknown} are not keys of partition_format {fmt_text!r}")
-        groups: dict[tuple[Any, ...], list[str]] = {}
+        by_key: dict[tuple[Any, ...], list[str]] = {}
         for path in files:
             relative = os.path.relpath(path, root)
-            values = fmt.values(_Entry(relative)) or {}
-            groups.setdefault(tuple(values.get(k) for k in config["partition_keys"]), []).append(path)
+            values = fmt.values(_Entry(relative)) or {}  # type: ignore[arg-type]
+            by_key.setdefault(tuple(values.get(k) for k in config["partition_keys"]), []).append(path)
         return [
             Batch(i, paths, len(paths), str(dict(zip(config["partition_keys"], key, strict=False))))
-            for i, (key, paths) in enumerate(groups.items())
+            for i, (key, paths) in enumerate(by_key.items())
         ]
     size = spec["files"]
     return [
-        Batch(i, files[start : start + size], len(files[start : start + size]), f"files {start}-{min(start + size, len(files)) - 1}")
+        Batch(
+            i,
+            files[start : start + size],
+            len(files[start : start + size]),
+            f"files {start}-{min(start + size, len(files)) - 1}",
+        )
         for i, start in enumerate(range(0, len(files), size))
     ]
 
@@ -155,7 +172,9 @@ def _worker(connection: Connection, entry: str, arguments: list[str], output_act
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         if not callable(getattr(module, "run", None)):
-            connection.send(("fatal", f"entry script {os.path.basename(entry)} defines no run(mini_batch) function"))
+            connection.send(
+                ("fatal", f"entry script {os.path.basename(entry)} defines no run(mini_batch) function")
+            )
             return
         if callable(getattr(module, "init", None)):
             module.init()
@@ -184,7 +203,9 @@ def _rows(result: Any, batch: Batch, output_action: str) -> list[str] | None:
     elif isinstance(result, list | tuple):
         lines = [str(item) for item in result]
     else:
-        raise TypeError(f"run() must return a list or a DataFrame for append_row, not {type(result).__name__}")
+        raise TypeError(
+            f"run() must return a list or a DataFrame for append_row, not {type(result).__name__}"
+        )
     if len(lines) != batch.count:
         raise ValueError(
             f"run() returned {len(lines)} rows for mini-batch {batch.index} ({batch.label}) of {batch.count} items"
@@ -205,7 +226,9 @@ class Pool:
     def _start(self) -> None:
         parent, child = self.context.Pipe()
         process = self.context.Process(
-            target=_worker, args=(child, self.entry, self.arguments, self.config["output_action"]), daemon=True
+            target=_worker,
+            args=(child, self.entry, self.arguments, self.config["output_action"]),
+            daemon=True,
         )
         process.start()
         child.close()
@@ -229,8 +252,10 @@ class Pool:
 
     def collect(self, timeout: float) -> list[tuple[Batch, str | None, Any, float]]:
         """Finished batches: (batch, error or None, rows, seconds); overruns are killed here."""
-        done = []
-        for connection in wait([c for c, (_, b, _) in self.workers.items() if b is not None], timeout):
+        done: list[tuple[Batch, str | None, Any, float]] = []
+        ready = wait([c for c, (_, b, _) in self.workers.items() if b is not None], timeout)
+        for connection in ready:
+            assert isinstance(connection, Connection)
             process, batch, started = self.workers[connection]
             try:
                 message = connection.recv()
@@ -288,7 +313,9 @@ def over_threshold(config: dict[str, Any], failed: list[Batch], total: int) -> s
     return None
 
 
-def run_batches(config: dict[str, Any], batches: list[Batch], entry: str, arguments: list[str]) -> list[Batch]:
+def run_batches(
+    config: dict[str, Any], batches: list[Batch], entry: str, arguments: list[str]
+) -> list[Batch]:
     """Run every batch; the batches that failed for good (the step fails past the thresholds)."""
     global _BATCHES
     _BATCHES = batches
@@ -307,7 +334,9 @@ def run_batches(config: dict[str, Any], batches: list[Batch], entry: str, argume
                     batch.result = rows if rows is not None else []
                     continue
                 batch.errors.append(error)
-                log.warning("mini-batch %d (%s) try %d failed: %s", batch.index, batch.label, batch.tries, error)
+                log.warning(
+                    "mini-batch %d (%s) try %d failed: %s", batch.index, batch.label, batch.tries, error
+                )
                 if batch.tries < config["run_max_try"]:
                     pending.append(batch)
                     continue
@@ -334,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlw-output")
     options = parser.parse_args(own)
     config = json.loads(options.mlw_config)
-    logging.basicConfig(level=config.get("logging_level") or "INFO", format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=config.get("logging_level") or "INFO", format="%(asctime)s %(levelname)s %(message)s"
+    )
     from airflow_mlw.run import Run
 
     run = Run.get_context()

@@ -99,7 +99,7 @@ class InputPath(str):
         path.kind = spec.get("kind", "file")
         path.version = spec.get("version")
         path.fingerprint = spec.get("fingerprint")
-        path.format = spec.get("format") or {}
+        path.partition_format = (spec.get("format") or {}).get("partition_format")
         return path
 
     name: str
@@ -107,7 +107,7 @@ class InputPath(str):
     kind: str
     version: Any
     fingerprint: Any
-    format: dict[str, Any]
+    partition_format: str | None
 
 
 def input_dataset(name: str, spec: dict[str, Any]) -> InputDataset | InputPath:

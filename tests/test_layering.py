@@ -32,7 +32,8 @@ FLOORS: dict[int, tuple[str, ...]] = {
     3: ("airflow_mlw.datastores", "airflow_mlw.environments", "airflow_mlw.compute"),
     4: ("airflow_mlw.datasets", "airflow_mlw.triggers"),
     5: ("airflow_mlw.pipelines", "airflow_mlw.models"),
-    6: ("airflow_mlw.execution",),
+    # The driver a ParallelRunStep runs in its environment is step execution too.
+    6: ("airflow_mlw.execution", "airflow_mlw.parallel_driver"),
     7: ("airflow_mlw.operators", "airflow_mlw.dag_builder"),
     # Drift monitors are definitions plus the DAG runs that compute their windows (runs/ alongside).
     8: ("airflow_mlw.runs", "airflow_mlw.dags", "airflow_mlw.datadrift"),

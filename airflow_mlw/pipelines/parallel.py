@@ -64,7 +64,9 @@ class ParallelRunConfig:
         if process_count_per_node is not None and (
             not isinstance(process_count_per_node, int) or process_count_per_node < 1
         ):
-            raise MlwError(f"process_count_per_node must be a positive integer, not {process_count_per_node!r}")
+            raise MlwError(
+                f"process_count_per_node must be a positive integer, not {process_count_per_node!r}"
+            )
         self.environment = environment
         self.entry_script = str(entry_script)
         self.error_threshold = int(error_threshold)
@@ -107,7 +109,9 @@ def mini_batch(size: Any, kind: str, partition_keys: list[str] | None) -> dict[s
     """``mini_batch_size`` checked against the input's kind: files for File datasets, bytes for Tabular."""
     if partition_keys:
         if size is not None:
-            raise MlwError("mini_batch_size and partition_keys exclude each other: one mini-batch per partition")
+            raise MlwError(
+                "mini_batch_size and partition_keys exclude each other: one mini-batch per partition"
+            )
         return {"partitions": True}
     if kind == "file":
         if size is None:
@@ -145,7 +149,9 @@ class ParallelRunStep(PipelineStep):
         if not isinstance(parallel_run_config, ParallelRunConfig):
             raise MlwError("ParallelRunStep needs a ParallelRunConfig")
         if len(inputs or []) != 1:
-            raise MlwError(f"ParallelRunStep {name!r} takes exactly one dataset input, not {len(inputs or [])}")
+            raise MlwError(
+                f"ParallelRunStep {name!r} takes exactly one dataset input, not {len(inputs or [])}"
+            )
         config = parallel_run_config
         self.parallel_run_config = config
         self.input_kind = _input_kind(inputs[0], name)

@@ -13,7 +13,7 @@ from airflow_mlw.api_client import ApiClient
 from airflow_mlw.datastores import Datastore
 from airflow_mlw.exceptions import ActivityFailedException, MlwError
 from airflow_mlw.registry.rows import RunRow
-from airflow_mlw.runs.submitted import SubmittedRun
+from airflow_mlw.runs.submitted import RunList, SubmittedRun
 
 
 class PortDataReference:
@@ -102,8 +102,8 @@ class PipelineRun(SubmittedRun):
         """The step runs (``recursive``: with their child runs)."""
         steps: list[Any] = self.get_steps()
         if recursive:
-            return [item for step in steps for item in [step, *step.get_children(recursive=True)]]
-        return steps
+            return RunList(item for step in steps for item in [step, *step.get_children(recursive=True)])
+        return RunList(steps)
 
     def get_status(self) -> str:
         """Registry status; while that says the run is not over, the api-server or Airflow decides."""

@@ -153,8 +153,10 @@ class SubmittedRun(RunLogging):
         children = [run_of_kind(self.workspace, run_id, kind) for run_id, kind in found]
         children = [c for c in children if matches(c._row(), tags, properties)]
         if recursive:
-            return [item for child in children for item in [child, *child.get_children(recursive=True)]]
-        return children
+            return RunList(
+                item for child in children for item in [child, *child.get_children(recursive=True)]
+            )
+        return RunList(children)
 
     @property
     def parent(self) -> Any:
@@ -444,3 +446,15 @@ def stop_dag_run(workspace: Any, dag_id: str, dag_run_id: str) -> None:
         dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
         if found and dag is not None and str(found[0].state) in ("queued", "running"):
             set_dag_run_state_to_failed(dag=dag, run_id=dag_run_id, commit=True, session=session)
+
+
+class RunList(list):  # type: ignore[type-arg]
+    """Runs as a list that ``next()`` takes too: Azure's ``get_children()`` is a generator, and
+    ported code writes ``next(run.get_children())``."""
+
+    def __next__(self) -> Any:
+        position = getattr(self, "_position", 0)
+        if position >= len(self):
+            raise StopIteration
+        self._position = position + 1
+        return self[position]

@@ -128,7 +128,12 @@ def test_file_batches_append_rows_in_input_order_and_reuse(
     assert run.get_status() == "Finished", step_run.get_details_with_logs()
     lines = output_lines(step_run, "inferences", tmp_path)
     assert lines == [f"{i:03d}.txt: {i * 10}" for i in range(23)]
-    assert step_run.get_metrics() == {"mini_batches": 5, "failed_mini_batches": 0, "items": 23, "failed_items": 0}
+    assert step_run.get_metrics() == {
+        "mini_batches": 5,
+        "failed_mini_batches": 0,
+        "items": 23,
+        "failed_items": 0,
+    }
     _, again = submit(workspace, step)
     assert again.is_reused, "unchanged input, script and configuration: the whole step is reused"
 
@@ -153,7 +158,9 @@ def test_partition_keys_make_one_batch_per_partition_with_summary_only(
     parted = Dataset.File.from_files((setup["store"], "depts"), partition_format="/{Dept}/*.txt")
     step = ParallelRunStep(
         "parts",
-        config(setup, "parts.py", mini_batch_size=None, output_action="summary_only", partition_keys=["Dept"]),
+        config(
+            setup, "parts.py", mini_batch_size=None, output_action="summary_only", partition_keys=["Dept"]
+        ),
         inputs=[parted.as_named_input("items")],
         output=OutputFileDatasetConfig("counts"),
     )
@@ -174,7 +181,12 @@ def test_failures_retries_and_thresholds(workspace: Workspace, setup: dict[str, 
     )
     run, step_run = submit(workspace, tolerant)
     assert run.get_status() == "Finished", step_run.get_details_with_logs()
-    assert step_run.get_metrics() == {"mini_batches": 5, "failed_mini_batches": 2, "items": 23, "failed_items": 10}
+    assert step_run.get_metrics() == {
+        "mini_batches": 5,
+        "failed_mini_batches": 2,
+        "items": 23,
+        "failed_items": 10,
+    }
     strict = ParallelRunStep("strict", config(setup, error_threshold=5), inputs=[file_input(setup)])
     run, step_run = submit(workspace, strict)
     assert run.get_status() == "Failed"
