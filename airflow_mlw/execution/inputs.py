@@ -13,6 +13,7 @@ module when DAG files are parsed.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -422,7 +423,15 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
     if dataset.kind == "tabular" and derived_rows(dataset.definition):
         return _materialize_rows(dataset, target)
     files = dataset._local_files()
-    for entry, local in files:
+    folder = _whole_folder(files) if item.mode == "mount" and len(dataset.sources) == 1 else None
+    linked = []
+    if folder is not None and not any(target.iterdir()):
+        # Every file of one local folder and nothing else: mount the folder (one link, not 20,000).
+        target.rmdir()
+        target.symlink_to(folder, target_is_directory=True)
+    else:
+        linked = files
+    for entry, local in linked:
         destination = target / entry.path
         destination.parent.mkdir(parents=True, exist_ok=True)
         if item.mode == "download":
@@ -440,6 +449,19 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
         "dataset": dataset.name,
         "id": dataset.id,
     }
+
+
+def _whole_folder(files: list[tuple[Any, Path]]) -> Path | None:
+    """The local folder holding exactly these files (each at its relative path), if the folder holds
+    nothing else; else ``None``."""
+    if len(files) < 2:
+        return None
+    entry, local = files[0]
+    folder = Path(str(local)[: -len(entry.path)]) if str(local).endswith("/" + entry.path) else None
+    if folder is None or any(path != folder / e.path for e, path in files):
+        return None
+    count = sum(len(names) for _, _, names in os.walk(folder))
+    return folder if count == len(files) else None
 
 
 def derived_rows(definition: dict[str, Any]) -> bool:
