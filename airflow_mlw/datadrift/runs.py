@@ -137,15 +137,17 @@ def backfill_windows(workspace: Any, monitor: Any, start_date: datetime, end_dat
     with RunLog(dag) as log:
         serialize_dag(dag)
         try:
-            backfill = _create_backfill(
-                dag_id=dag.dag_id,
-                from_date=from_date,
-                to_date=to_date,
-                max_active_runs=4,
-                reverse=False,
-                dag_run_conf=conf,
-                triggering_user_name="mlw",
-                reprocess_behavior=ReprocessBehavior.COMPLETED,
+            backfill = _locked_retry(
+                lambda: _create_backfill(
+                    dag_id=dag.dag_id,
+                    from_date=from_date,
+                    to_date=to_date,
+                    max_active_runs=4,
+                    reverse=False,
+                    dag_run_conf=conf,
+                    triggering_user_name="mlw",
+                    reprocess_behavior=ReprocessBehavior.COMPLETED,
+                )
             )
         except Exception as exc:
             records.set_status(workspace, run.id, "Failed", properties={"error": str(exc)})
@@ -297,3 +299,17 @@ def run_dag_run(dag: Any, dag_run_id: str) -> str:
         return str(dag_run.state)
     finally:
         session.close()
+
+
+def _locked_retry(create: Any, attempts: int = 6) -> Any:
+    """``create()``, again after a pause while a SQLite metadata DB is locked by another writer (a
+    scheduler or dag-processor on the same file): the lock is transient, the backfill is one
+    transaction, so a retry makes it once."""
+    for attempt in range(attempts):
+        try:
+            return create()
+        except Exception as exc:
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
