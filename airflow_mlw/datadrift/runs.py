@@ -252,7 +252,14 @@ def _manual_dag_run(dag: Any, start: datetime, end: datetime, conf: dict[str, An
 
 def run_dag_run(dag: Any, dag_run_id: str) -> str:
     """Run an existing DAG run of ``dag`` here to its end, task by task (``dag.test()``'s loop); its
-    final state."""
+    final state. The tasks' ``AIRFLOW_CTX_*`` variables do not outlive it."""
+    from airflow_mlw.runs.inprocess import task_context_restored
+
+    with task_context_restored():
+        return _run_dag_run(dag, dag_run_id)
+
+
+def _run_dag_run(dag: Any, dag_run_id: str) -> str:
     import airflow.sdk.definitions.dag as sdk_dag
     from airflow import settings
     from airflow.models.dagrun import DagRun

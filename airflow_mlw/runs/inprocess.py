@@ -11,6 +11,7 @@ its reuse decision, image/virtualenv builds and errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,17 +86,23 @@ def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
         bag = DagBag(dag_folder="/nonexistent-mlw-in-process")
         bag.bag_dag(dag)
         sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version=None)
-        # Tasks run in this process export AIRFLOW_CTX_* (which task is running); left behind, they
-        # would make later registrations in this process look as if that task made them.
-        before = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CTX_")}
-        try:
+        with task_context_restored():
             dag_run = dag.test(run_conf=conf)
-        finally:
-            for key in [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]:
-                del os.environ[key]
-            os.environ.update(before)
         run_log.dag_run_id = dag_run.run_id
     return dag_run
+
+
+@contextlib.contextmanager
+def task_context_restored() -> Iterator[None]:
+    """Tasks run in this process export ``AIRFLOW_CTX_*`` (which task is running); left behind,
+    they would make later registrations in this process look as if that task made them."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CTX_")}
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]:
+            del os.environ[key]
+        os.environ.update(before)
 
 
 class RunLog:
