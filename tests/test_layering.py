@@ -31,12 +31,18 @@ FLOORS: dict[int, tuple[str, ...]] = {
     2: ("airflow_mlw.workspace",),
     3: ("airflow_mlw.datastores", "airflow_mlw.environments", "airflow_mlw.compute"),
     4: ("airflow_mlw.datasets", "airflow_mlw.triggers"),
-    5: ("airflow_mlw.pipelines", "airflow_mlw.models"),
+    # HyperDrive: definitions here; its controller and trials run operators (7), its run is a run (8).
+    5: ("airflow_mlw.pipelines", "airflow_mlw.models", "airflow_mlw.hyperdrive"),
     # The driver a ParallelRunStep runs in its environment is step execution too.
     6: ("airflow_mlw.execution", "airflow_mlw.parallel_driver"),
-    7: ("airflow_mlw.operators", "airflow_mlw.dag_builder"),
+    7: (
+        "airflow_mlw.operators",
+        "airflow_mlw.dag_builder",
+        "airflow_mlw.hyperdrive.controller",
+        "airflow_mlw.hyperdrive.trials",
+    ),
     # Drift monitors are definitions plus the DAG runs that compute their windows (runs/ alongside).
-    8: ("airflow_mlw.runs", "airflow_mlw.dags", "airflow_mlw.datadrift"),
+    8: ("airflow_mlw.runs", "airflow_mlw.dags", "airflow_mlw.datadrift", "airflow_mlw.hyperdrive.run"),
     9: (
         "airflow_mlw.plugins",
         "airflow_mlw.cli",

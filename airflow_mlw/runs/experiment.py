@@ -16,6 +16,7 @@ from airflow_mlw.compute import ComputeTarget
 from airflow_mlw.dag_builder import pipeline_dag, script_operator, script_run_data
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution import records
+from airflow_mlw.hyperdrive.config import HyperDriveConfig
 from airflow_mlw.naming import safe_id
 from airflow_mlw.pipelines.data import parameter_value
 from airflow_mlw.pipelines.graph import Pipeline
@@ -62,6 +63,10 @@ class Experiment:
             return self._submit_pipeline(config, tags or {}, **kwargs)
         if isinstance(config, PublishedPipeline):
             return config.submit(self.workspace, self.name, kwargs.get("pipeline_parameters"), tags=tags)
+        if isinstance(config, HyperDriveConfig):
+            from airflow_mlw.hyperdrive.run import submit_sweep  # it imports runs.submitted
+
+            return submit_sweep(self, config, tags)
         if isinstance(config, PipelineEndpoint):
             return config.submit(
                 self.name,

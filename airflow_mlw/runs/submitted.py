@@ -392,10 +392,12 @@ class SubmittedRun(RunLogging):
 
 def run_of_kind(workspace: Any, run_id: str, kind: str) -> SubmittedRun:
     """The handle class of a run's kind (pipeline runs and steps have their own)."""
+    from airflow_mlw.hyperdrive.run import HyperDriveRun
     from airflow_mlw.runs.interactive import InteractiveRun
     from airflow_mlw.runs.pipeline_run import PipelineRun, StepRun
 
     handle = {
+        "hyperdrive": HyperDriveRun,
         "pipeline": PipelineRun,
         "step": StepRun,
         "interactive": InteractiveRun,

@@ -1,0 +1,302 @@
+"""The sweep's controller: asks Optuna for each configuration, starts it as a child run of the
+sweep on the compute target (through a trial launcher, ``hyperdrive.trials``), applies the policy
+to the primary metric as it is logged, tells Optuna how each trial ended, and stops at
+``max_total_runs``, an exhausted grid, ``max_duration_minutes`` or a cancel of the sweep's run.
+
+Everything it decides is written to the registry as it goes: the sweep's row keeps its settings
+and each trial (number, sampled values, status, best value) under ``properties["hyperdrive"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_mlw.execution import records
+from airflow_mlw.hyperdrive.config import HyperDriveConfig
+from airflow_mlw.hyperdrive.policies import TruncationSelectionPolicy
+from airflow_mlw.registry.rows import RunRow
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks at the running trials (their metrics files and threads).
+POLL_SECONDS = 0.05
+#: Seconds between two reads of the sweep's own status (a cancel from another process).
+STATUS_SECONDS = 0.5
+
+
+@dataclass
+class Trial:
+    number: int
+    run_id: str
+    hyperparameters: dict[str, Any]
+    internal: dict[str, Any]
+    optuna_trial: Any
+    handle: Any = None
+    reports: list[float] = field(default_factory=list)
+    stopping: str | None = None
+    status: str = "Running"
+    best: float | None = None
+    error: str | None = None
+
+
+def trial_run_id(sweep_run_id: str, number: int) -> str:
+    """A trial's run id: the sweep's with the trial number (Azure's ``HD_<id>_<n>``)."""
+    return f"{sweep_run_id}_{number}"
+
+
+class Sweep:
+    """One sweep of ``config`` under the run ``run_id``, its trials started by ``launcher``."""
+
+    def __init__(self, workspace: Any, run_id: str, config: HyperDriveConfig, launcher: Any) -> None:
+        self.workspace = workspace
+        self.run_id = run_id
+        self.config = config
+        self.launcher = launcher
+        self.trials: list[Trial] = []
+        self.error: str | None = None
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run the sweep to its end; returns the sweep's final status."""
+        try:
+            status = self._loop()
+        except Exception as error:
+            log.exception("sweep %s failed", self.run_id)
+            self.error = f"{type(error).__name__}: {error}"
+            self._stop_all("the sweep failed")
+            status = "Failed"
+        self._finish(status)
+        return status
+
+    def _loop(self) -> str:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        config = self.config
+        sampling = config.hyperparameter_sampling
+        study = optuna.create_study(
+            direction="maximize" if config.maximize else "minimize", sampler=sampling.optuna_sampler()
+        )
+        expressions = sampling.expressions
+        distributions = {name: expression.distribution() for name, expression in expressions.items()}
+        total = min(config.max_total_runs, sampling.max_configurations() or config.max_total_runs)
+        deadline = (
+            time.monotonic() + config.max_duration_minutes * 60 if config.max_duration_minutes else math.inf
+        )
+        running: dict[str, Trial] = {}
+        next_status_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_status_check:
+                next_status_check = now + STATUS_SECONDS
+                if self._sweep_status() == "Canceled":
+                    log.info("sweep %s canceled: stopping %d running trial(s)", self.run_id, len(running))
+                    self._stop_all("the sweep was canceled")
+                    self._drain(running, study)
+                    return "Canceled"
+            if now >= deadline:
+                log.info(
+                    "sweep %s reached max_duration_minutes=%s: canceling %d running trial(s)",
+                    self.run_id,
+                    config.max_duration_minutes,
+                    len(running),
+                )
+                self._stop_all(f"max_duration_minutes={config.max_duration_minutes} reached")
+                self._drain(running, study)
+                return "Finished"
+            while (
+                self.error is None and len(running) < config.max_concurrent_runs and len(self.trials) < total
+            ):
+                trial = self._start(study, distributions, expressions)
+                running[trial.run_id] = trial
+            reported = [self._read_reports(trial) for trial in list(running.values())]
+            if any(reported):
+                self._apply_policy()
+            for trial in list(running.values()):
+                ended = self.launcher.outcome(trial.handle)
+                if ended is None:
+                    if trial.stopping:
+                        self.launcher.stop(trial.handle)
+                    continue
+                del running[trial.run_id]
+                self._ended(trial, ended[0], ended[1], study)
+                if self.error is not None:
+                    self._stop_all("the sweep failed")
+            if not running and (self.error is not None or len(self.trials) >= total):
+                break
+            time.sleep(POLL_SECONDS)
+        if self.error is not None:
+            return "Failed"
+        if self.trials and all(t.status == "Failed" for t in self.trials):
+            self.error = f"every trial failed; the first: {self._first_error()}"
+            return "Failed"
+        return "Finished"
+
+    def _drain(self, running: dict[str, Trial], study: Any) -> None:
+        """Wait for the stopped trials to be gone, then record them."""
+        while running:
+            for trial in list(running.values()):
+                self._read_reports(trial)
+                ended = self.launcher.outcome(trial.handle)
+                if ended is None:
+                    self.launcher.stop(trial.handle)
+                    continue
+                del running[trial.run_id]
+                self._ended(trial, ended[0], ended[1], study)
+            time.sleep(POLL_SECONDS)
+
+    # -- one trial -----------------------------------------------------------------------------------
+
+    def _start(self, study: Any, distributions: dict[str, Any], expressions: dict[str, Any]) -> Trial:
+        optuna_trial = study.ask(distributions)
+        internal = dict(optuna_trial.params)
+        hyperparameters = {name: expressions[name].value(internal[name]) for name in expressions}
+        number = len(self.trials)
+        template = self.launcher.template
+        run_id = records.create_run(
+            self.workspace,
+            id=trial_run_id(self.run_id, number),
+            kind="script",
+            experiment_name=self.launcher.experiment_name,
+            parent_id=self.run_id,
+            name=template.script,
+            status="Queued",
+            compute_target=template.target_name,
+            tags={"hyperparameters": json.dumps(hyperparameters)},
+            properties={},
+        )
+        trial = Trial(number, run_id, hyperparameters, internal, optuna_trial)
+        self.trials.append(trial)
+        self._record()
+        log.info("trial %s: %s", run_id, " ".join(f"{k} {v}" for k, v in hyperparameters.items()))
+        trial.handle = self.launcher.start(run_id, number, hyperparameters)
+        return trial
+
+    def _read_reports(self, trial: Trial) -> bool:
+        """Take the primary metric's new values of a trial; whether there were any."""
+        values = self.launcher.new_values(trial.handle, self.config.primary_metric_name)
+        for value in values:
+            trial.reports.append(value)
+            trial.optuna_trial.report(value, len(trial.reports))
+        return bool(values)
+
+    def _apply_policy(self) -> None:
+        """Each running trial judged at its latest evaluation interval, against every trial that
+        reported that far (a trial ahead of the others is judged again when they catch up)."""
+        policy = self.config.policy
+        reports = {t.run_id: t.reports for t in self.trials if t.reports}
+        finished = {t.run_id for t in self.trials if t.status != "Running"}
+        for trial in self.trials:
+            if trial.status != "Running" or trial.stopping:
+                continue
+            step = next((k for k in range(len(trial.reports), 0, -1) if policy.evaluates_at(k)), None)
+            if step is None:
+                continue
+            if isinstance(policy, TruncationSelectionPolicy):
+                chosen = policy.to_cancel(trial.run_id, step, reports, self.config.maximize, finished)
+            else:
+                chosen = policy.to_cancel(trial.run_id, step, reports, self.config.maximize)
+            for other in self.trials:
+                if other.run_id in chosen and other.status == "Running" and not other.stopping:
+                    value = other.reports[step - 1]
+                    metric = self.config.primary_metric_name
+                    other.stopping = f"{type(policy).__name__} at interval {step}: {metric}={value:g}"
+                    log.info("canceling trial %s: %s", other.run_id, other.stopping)
+                    self.launcher.stop(other.handle)
+
+    def _ended(self, trial: Trial, outcome: str, error: str | None, study: Any) -> None:
+        import optuna
+
+        metric = self.config.primary_metric_name
+        logged = records.fold_metrics(records.load_metrics(self.workspace, trial.run_id))
+        series = logged.get(metric)
+        values = [
+            float(v) for v in (series if isinstance(series, list) else [series]) if isinstance(v, int | float)
+        ]
+        trial.reports = values or trial.reports
+        if trial.reports:
+            trial.best = max(trial.reports) if self.config.maximize else min(trial.reports)
+        if trial.stopping:
+            trial.status = "Canceled"
+            records.set_status(
+                self.workspace, trial.run_id, "Canceled", properties={"canceled": trial.stopping}
+            )
+            study.tell(trial.optuna_trial, state=optuna.trial.TrialState.PRUNED)
+        elif outcome == "Finished":
+            trial.status = "Finished"
+            if trial.best is None:
+                names = ", ".join(sorted(logged)) or "no metrics"
+                self.error = (
+                    f"primary metric {metric!r} was not logged by trial {trial.run_id} "
+                    f"(it logged: {names}); the sweep cannot rank its trials"
+                )
+                log.error("sweep %s: %s", self.run_id, self.error)
+                study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial.optuna_trial, trial.best)
+        else:
+            trial.status = "Failed"
+            trial.error = error
+            log.info("trial %s failed: %s", trial.run_id, error)
+            study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
+        self._record()
+
+    def _stop_all(self, reason: str) -> None:
+        for trial in self.trials:
+            if trial.status == "Running" and not trial.stopping:
+                trial.stopping = reason
+                if trial.handle is not None:
+                    self.launcher.stop(trial.handle)
+
+    def _first_error(self) -> str:
+        return next((t.error or "" for t in self.trials if t.status == "Failed"), "")
+
+    # -- the sweep's row -----------------------------------------------------------------------------
+
+    def _sweep_status(self) -> str | None:
+        with self.workspace.store.session() as session:
+            row = session.get(RunRow, self.run_id)
+            return row.status if row is not None else None
+
+    def _record(self) -> None:
+        """The trials so far, under the sweep's ``properties["hyperdrive"]["trials"]``."""
+        trials = {
+            t.run_id: {
+                "number": t.number,
+                "hyperparameters": t.hyperparameters,
+                "internal": t.internal,
+                "status": t.status,
+                "best_primary_metric": t.best,
+                **({"canceled": t.stopping} if t.stopping and t.status == "Canceled" else {}),
+            }
+            for t in self.trials
+        }
+        with self.workspace.store.session(write=True) as session:
+            row = session.get(RunRow, self.run_id)
+            if row is not None:
+                properties = dict(row.properties or {})
+                properties["hyperdrive"] = {**properties.get("hyperdrive", {}), "trials": trials}
+                row.properties = properties
+
+    def _finish(self, status: str) -> None:
+        if self._sweep_status() == "Canceled":
+            status = "Canceled"
+        fields: dict[str, Any] = {}
+        if self.error:
+            fields["properties"] = {"error": self.error}
+        records.set_status(self.workspace, self.run_id, status, **fields)
+        best = [t for t in self.trials if t.best is not None]
+        log.info(
+            "sweep %s %s: %d trial(s), %d with %s",
+            self.run_id,
+            status,
+            len(self.trials),
+            len(best),
+            self.config.primary_metric_name,
+        )
