@@ -65,7 +65,11 @@ def script_operator(
     """
     from airflow_mlw.operators.script import script_operator_class
 
-    operator_class = script_operator_class(compute_kind, environment)
+    # A step with an operator of its own names it (HyperDriveStep); the rest go by compute kind.
+    own_class = step.pop("operator_class", None)
+    operator_class = (
+        loaded_class_path(own_class) if own_class else script_operator_class(compute_kind, environment)
+    )
     kwargs: dict[str, Any] = {
         "task_id": task_id,
         "source_directory": source_directory,
@@ -83,6 +87,14 @@ def script_operator(
         kwargs["queue"] = compute_config.get("queue") or compute_target
         kwargs["pool"] = f"mlw-{compute_target}"
     return operator_class(**kwargs)
+
+
+def loaded_class_path(path: str) -> Any:
+    """The class at ``package.module.Class``."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def script_run_data(
@@ -143,6 +155,8 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
             if target_name == "local"
             else ("docker" if environment.docker.enabled else "local", {})
         )
+    # A step with an operator of its own (HyperDriveStep) adds that operator's arguments.
+    extra = step.operator_arguments() if hasattr(step, "operator_arguments") else {}
     return script_operator(
         task_id=task_id_for(step),
         source_directory=os.path.abspath(source),
@@ -155,11 +169,12 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
         workspace=pipeline.workspace,
         inputs=inputs_of(step, task_id_for),
         outputs=_output_specs(step, pipeline),
-        step_params={k: str(v) for k, v in step.params.items()},
+        step_params=extra.pop("step_params", None) or {k: str(v) for k, v in step.params.items()},
         step_name=step.name,
         allow_reuse=step.allow_reuse,
         step_version=step.version,
         experiment_name=experiment_name,
+        **extra,
     )
 
 

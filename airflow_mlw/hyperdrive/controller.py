@@ -9,6 +9,7 @@ and each trial (number, sampled values, status, best value) under ``properties["
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks at the running trials (their metrics files and threads).
 POLL_SECONDS = 0.05
+#: Length of a registry run id.
+MAX_RUN_ID = 32
 #: Seconds between two reads of the sweep's own status (a cancel from another process).
 STATUS_SECONDS = 0.5
 
@@ -45,20 +48,36 @@ class Trial:
 
 
 def trial_run_id(sweep_run_id: str, number: int) -> str:
-    """A trial's run id: the sweep's with the trial number (Azure's ``HD_<id>_<n>``)."""
+    """A trial's run id: the sweep's with the trial number (Azure's ``HD_<id>_<n>``); a sweep id
+    with no room for it (a step run's) stands in as ``HD_<its hash>``."""
+    if len(sweep_run_id) + 1 + len(str(number)) > MAX_RUN_ID:
+        sweep_run_id = f"HD_{hashlib.sha256(sweep_run_id.encode()).hexdigest()[:24]}"
     return f"{sweep_run_id}_{number}"
 
 
 class Sweep:
-    """One sweep of ``config`` under the run ``run_id``, its trials started by ``launcher``."""
+    """One sweep of ``config`` under the run ``run_id``, its trials started by ``launcher``.
 
-    def __init__(self, workspace: Any, run_id: str, config: HyperDriveConfig, launcher: Any) -> None:
+    :param ends_run: set the run's final status (a HyperDriveStep's operator sets it itself,
+        once the outputs are committed)
+    """
+
+    def __init__(
+        self, workspace: Any, run_id: str, config: HyperDriveConfig, launcher: Any, ends_run: bool = True
+    ) -> None:
         self.workspace = workspace
         self.run_id = run_id
         self.config = config
         self.launcher = launcher
+        self.ends_run = ends_run
         self.trials: list[Trial] = []
         self.error: str | None = None
+        self._stop_reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """Stop the sweep from outside its loop (a killed task): running trials are stopped now."""
+        self._stop_reason = reason
+        self._stop_all(reason)
 
     # -- the loop ------------------------------------------------------------------------------------
 
@@ -95,9 +114,9 @@ class Sweep:
             now = time.monotonic()
             if now >= next_status_check:
                 next_status_check = now + STATUS_SECONDS
-                if self._sweep_status() == "Canceled":
+                if self._stop_reason or self._sweep_status() == "Canceled":
                     log.info("sweep %s canceled: stopping %d running trial(s)", self.run_id, len(running))
-                    self._stop_all("the sweep was canceled")
+                    self._stop_all(self._stop_reason or "the sweep was canceled")
                     self._drain(running, study)
                     return "Canceled"
             if now >= deadline:
@@ -290,7 +309,8 @@ class Sweep:
         fields: dict[str, Any] = {}
         if self.error:
             fields["properties"] = {"error": self.error}
-        records.set_status(self.workspace, self.run_id, status, **fields)
+        if self.ends_run:
+            records.set_status(self.workspace, self.run_id, status, **fields)
         best = [t for t in self.trials if t.best is not None]
         log.info(
             "sweep %s %s: %d trial(s), %d with %s",

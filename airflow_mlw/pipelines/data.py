@@ -58,6 +58,8 @@ class PipelineData:
         self.output_name = output_name or name
         self.is_directory = True if is_directory is None else is_directory
         self.mode = "mount"
+        #: What a HyperDriveStep puts here (``TrainingOutput("Model" | "Metrics")``).
+        self.training_output = training_output
         self._producer: Any = None
         self._register: dict[str, Any] | None = None
         self._input_name: str | None = None

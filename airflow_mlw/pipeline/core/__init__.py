@@ -16,6 +16,7 @@ __all__ = [
     "ScheduleRecurrence",
     "StepRun",
     "StepSequence",
+    "TrainingOutput",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -32,6 +33,7 @@ __getattr__, __dir__ = lazy_exports(
         "StepRun": "airflow_mlw.runs.pipeline_run",
         "Schedule": "airflow_mlw.pipelines.schedules",
         "ScheduleRecurrence": "airflow_mlw.pipelines.schedules",
+        "TrainingOutput": "airflow_mlw.pipelines.hyperdrive_step",
     },
     submodules=True,
 )
