@@ -14,7 +14,6 @@ from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
 from airflow_mlw.execution.inputs import (
     StepInput,
-    UpstreamOutput,
     input_name,
     inputs_of,
     is_input,
@@ -56,10 +55,12 @@ def script_operator(
     compute_config: dict[str, Any],
     compute_target: str,
     workspace: Any,
+    partial: bool = False,
     **step: Any,
 ) -> Any:
     """The script operator of a compute kind, for a pipeline step or a submitted script run.
 
+    :param partial: ``Operator.partial(...)`` instead, for a mapped task
     :param step: the rest of the operator's arguments (``inputs``, ``outputs``, ``step_name``,
         ``run_id``, ``experiment_name``...)
     """
@@ -86,7 +87,7 @@ def script_operator(
     if compute_kind == "cluster":
         kwargs["queue"] = compute_config.get("queue") or compute_target
         kwargs["pool"] = f"mlw-{compute_target}"
-    return operator_class(**kwargs)
+    return operator_class.partial(**kwargs) if partial else operator_class(**kwargs)
 
 
 def loaded_class_path(path: str) -> Any:
@@ -133,8 +134,17 @@ def script_run_data(
     return rendered, typed_inputs(f"script {script!r}", readers), outputs
 
 
-def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str | None = None) -> Any:
-    """The operator of one step (inside an open DAG or TaskGroup context)."""
+def step_operator(
+    step: PipelineStep,
+    pipeline: Pipeline,
+    experiment_name: str | None = None,
+    producer_id: Any = task_id_for,
+) -> Any:
+    """The operator of one step (inside an open DAG or TaskGroup context); a ParallelRunStep's
+    three tasks (:func:`parallel_step_tasks`) give their last, the one consumers read.
+
+    :param producer_id: step -> the task id its consumers pull from (with a TaskGroup's prefix)
+    """
     from airflow_mlw.environments.spec import Environment
 
     script, arguments = step.command()
@@ -157,45 +167,82 @@ def step_operator(step: PipelineStep, pipeline: Pipeline, experiment_name: str |
         )
     # A step with an operator of its own (HyperDriveStep) adds that operator's arguments.
     extra = step.operator_arguments() if hasattr(step, "operator_arguments") else {}
-    return script_operator(
-        task_id=task_id_for(step),
-        source_directory=os.path.abspath(source),
-        script=script,
-        arguments=arguments,
-        environment=environment,
-        compute_kind=kind,
-        compute_config=config,
-        compute_target=target_name,
-        workspace=pipeline.workspace,
-        inputs=inputs_of(step, task_id_for),
-        outputs=_output_specs(step, pipeline),
-        step_params=extra.pop("step_params", None) or {k: str(v) for k, v in step.params.items()},
-        step_name=step.name,
-        allow_reuse=step.allow_reuse,
-        step_version=step.version,
-        experiment_name=experiment_name,
+    arguments_of_step = {
+        "source_directory": os.path.abspath(source),
+        "script": script,
+        "arguments": arguments,
+        "environment": environment,
+        "compute_kind": kind,
+        "compute_config": config,
+        "compute_target": target_name,
+        "workspace": pipeline.workspace,
+        "inputs": inputs_of(step, producer_id),
+        "outputs": _output_specs(step, pipeline),
+        "step_params": extra.pop("step_params", None) or {k: str(v) for k, v in step.params.items()},
+        "step_name": step.name,
+        "allow_reuse": step.allow_reuse,
+        "step_version": step.version,
+        "experiment_name": experiment_name,
         **extra,
+    }
+    if hasattr(step, "parallel_run_config"):
+        return parallel_step_tasks(task_id_for(step), step.parallel_run_config.node_count, arguments_of_step)
+    return script_operator(task_id=task_id_for(step), **arguments_of_step)
+
+
+def parallel_step_tasks(task_id: str, node_count: int, step: dict[str, Any]) -> Any:
+    """A ParallelRunStep: ``<id>__plan`` >> ``<id>__batches`` (mapped over ``node_count`` shards, as
+    many at once) >> ``<id>`` (gather; it runs whatever the batches did, to record the outcome).
+    Returns the gather task, whose ``mlw_first`` is the plan task (upstream steps point there)."""
+    from datetime import timedelta
+
+    from airflow.sdk import TaskGroup
+    from airflow.sdk.definitions._internal.contextmanager import TaskGroupContext
+
+    group: TaskGroup = TaskGroupContext.get_current()  # type: ignore[call-arg,assignment]
+    parallel = {"parallel_step": group.child_id(task_id)}
+    step = {**step, "operator_class": _parallel_class(step["compute_kind"], step["environment"])}
+    plan = script_operator(task_id=f"{task_id}__plan", parallel_role="plan", **parallel, **step)
+    batches = script_operator(
+        task_id=f"{task_id}__batches",
+        parallel_role="batches",
+        partial=True,
+        max_active_tis_per_dagrun=node_count,
+        retries=2,
+        retry_delay=timedelta(seconds=1),
+        **parallel,
+        **{**step, "outputs": [{"name": "mlw_batches"}]},
+    ).expand(mlw_shard=plan.output)
+    gather = script_operator(
+        task_id=task_id, parallel_role="gather", trigger_rule="all_done", **parallel, **step
+    )
+    plan >> batches >> gather
+    gather.mlw_first = plan
+    return gather
+
+
+def _parallel_class(compute_kind: str, environment: Any) -> str:
+    kind = "docker" if compute_kind in ("local", "cluster") and environment.docker.enabled else compute_kind
+    if kind in ("docker", "attached"):
+        return "airflow_mlw.operators.docker.ParallelDockerOperator"
+    if kind in ("local", "cluster"):
+        return "airflow_mlw.operators.parallel.ParallelLocalOperator"
+    raise MlwError(
+        f"ParallelRunStep runs on local, cluster, Docker or attached compute, not {compute_kind!r}"
     )
 
 
 def _wire(pipeline: Pipeline, experiment_name: str | None) -> dict[int, Any]:
+    from airflow.sdk.definitions._internal.contextmanager import TaskGroupContext
+
     pipeline.validate()
-    tasks = {id(step): step_operator(step, pipeline, experiment_name) for step in pipeline.steps}
-    # Inside a TaskGroup task ids get the group's prefix: point inputs at the producers' real ids.
-    by_plain_id = {task_id_for(step): tasks[id(step)].task_id for step in pipeline.steps}
-    for task in tasks.values():
-        if any(
-            isinstance(i, UpstreamOutput) and by_plain_id[i.producer_task] != i.producer_task
-            for i in task.inputs
-        ):
-            task.inputs = [
-                item.replace(producer_task=by_plain_id[item.producer_task])
-                if isinstance(item, UpstreamOutput)
-                else item
-                for item in task.inputs
-            ]
+    group = TaskGroupContext.get_current()  # type: ignore[call-arg]
+    assert group is not None, "a pipeline is wired inside a DAG or TaskGroup"
+    # Inside a TaskGroup task ids get the group's prefix: inputs point at the producers' real ids.
+    producer_id = lambda step: group.child_id(task_id_for(step))  # noqa: E731
+    tasks = {id(step): step_operator(step, pipeline, experiment_name, producer_id) for step in pipeline.steps}
     for before, after in pipeline.edges():
-        tasks[id(before)] >> tasks[id(after)]
+        tasks[id(before)] >> getattr(tasks[id(after)], "mlw_first", tasks[id(after)])
     return tasks
 
 

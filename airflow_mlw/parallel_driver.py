@@ -15,6 +15,7 @@ it) gives the entry script a logger and its output folder.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import logging
@@ -24,13 +25,18 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("airflow_mlw.parallel_run")
 OUTPUT_ENV = "MLW_PARALLEL_OUTPUT_DIR"
-SLOWEST_SHOWN = 3
+#: In the ``--mlw-store`` folder: the keys committed before this try (written by the operator),
+#: this shard's report (read by the operator), and the entry script's ``output_dir``.
+DONE_FILE = ".done"
+MANIFEST_FILE = ".shard.json"
+OUTPUT_FOLDER = ".output"
 
 
 class EntryScript:
@@ -314,9 +320,15 @@ def over_threshold(config: dict[str, Any], failed: list[Batch], total: int) -> s
 
 
 def run_batches(
-    config: dict[str, Any], batches: list[Batch], entry: str, arguments: list[str]
+    config: dict[str, Any],
+    batches: list[Batch],
+    entry: str,
+    arguments: list[str],
+    total: int,
+    on_done: Callable[[Batch], None],
 ) -> list[Batch]:
-    """Run every batch; the batches that failed for good (the step fails past the thresholds)."""
+    """Run ``batches`` (``on_done`` as each succeeds); those that failed for good. The step fails
+    (``SystemExit``) as soon as they exceed the thresholds (``total``: the step's batch count)."""
     global _BATCHES
     _BATCHES = batches
     size = config.get("process_count_per_node") or os.cpu_count() or 1
@@ -332,6 +344,7 @@ def run_batches(
                 batch.seconds += seconds
                 if error is None:
                     batch.result = rows if rows is not None else []
+                    on_done(batch)
                     continue
                 batch.errors.append(error)
                 log.warning(
@@ -341,7 +354,7 @@ def run_batches(
                     pending.append(batch)
                     continue
                 failed.append(batch)
-                reason = over_threshold(config, failed, len(batches))
+                reason = over_threshold(config, failed, total)
                 if reason:
                     raise SystemExit(f"ParallelRunStep failed: {reason}; {describe(failed)}")
     finally:
@@ -354,15 +367,97 @@ def describe(failed: list[Batch]) -> str:
     return f"failed: {shown}" + (" …" if len(failed) > 5 else "")
 
 
+# -- shards: one mapped task's share, committed batch by batch -------------------------------------
+
+
+def batch_key(salt: str, batch: Batch, root: str | None) -> str:
+    """What a batch's result depends on: the step (``salt``: script, configuration, environment,
+    side inputs) and the content of its items — file paths and bytes, or the rows' values."""
+    digest = hashlib.sha256(salt.encode())
+    if isinstance(batch.items, list):
+        for path in batch.items:
+            digest.update(os.path.relpath(path, root).encode() if root else path.encode())
+            with open(path, "rb") as handle:
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+    else:
+        import pandas
+
+        digest.update(",".join(map(str, batch.items.columns)).encode())
+        digest.update(pandas.util.hash_pandas_object(batch.items, index=False).values.tobytes())
+    return digest.hexdigest()[:40]
+
+
+def commit_batch(store: Path, key: str, batch: Batch) -> None:
+    """A finished batch's rows as ``<key>.txt``, whole or not at all (a temp name, then a rename)."""
+    partial = store / f".{key}.partial"
+    with open(partial, "w") as handle:
+        handle.writelines(line + "\n" for line in batch.result or [])
+    partial.replace(store / f"{key}.txt")
+
+
+def run_shard(
+    config: dict[str, Any],
+    batches: list[Batch],
+    shard: tuple[int, int],
+    store: Path,
+    entry: str,
+    arguments: list[str],
+) -> dict[str, Any]:
+    """This shard's batches (every ``count``-th): those whose key is committed already (an earlier
+    try of this task, or an earlier run with the same items) are not run again."""
+    number, count = shard
+    mine = [b for b in batches if b.index % count == number]
+    done_file = store / DONE_FILE
+    done = set(done_file.read_text().split()) if done_file.exists() else set()
+    root = config.get("input_root")
+    keys = {b.index: batch_key(config["salt"], b, root) for b in mine}
+    todo = [b for b in mine if keys[b.index] not in done]
+    log.info(
+        "shard %d of %d: %d mini-batch(es), %d committed already, %d to run",
+        number + 1,
+        count,
+        len(mine),
+        len(mine) - len(todo),
+        len(todo),
+    )
+    fatal = None
+    if todo:
+        try:
+            run_batches(
+                config, todo, entry, arguments, len(batches), lambda b: commit_batch(store, keys[b.index], b)
+            )
+        except SystemExit as stop:
+            fatal = str(stop)
+    return {
+        "shard": number,
+        "fatal": fatal,
+        "batches": [
+            {
+                "index": b.index,
+                "key": keys[b.index],
+                "count": b.count,
+                "label": b.label,
+                "seconds": round(b.seconds, 3),
+                "reused": keys[b.index] in done,
+                "error": b.errors[-1] if b.errors and b.result is None else None,
+            }
+            for b in mine
+        ],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own, arguments = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(prog="airflow_mlw.parallel_driver")
     parser.add_argument("--mlw-config", required=True)
     parser.add_argument("--mlw-input", required=True)
-    parser.add_argument("--mlw-output")
+    parser.add_argument("--mlw-store", required=True, help="folder for the committed batches")
+    parser.add_argument("--mlw-shard", default="0/1", help="this shard's number and the shard count")
+    parser.add_argument("--mlw-salt", default="", help="the step's key without its main input")
     options = parser.parse_args(own)
     config = json.loads(options.mlw_config)
+    config["salt"] = options.mlw_salt
     logging.basicConfig(
         level=config.get("logging_level") or "INFO", format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -372,39 +467,37 @@ def main(argv: list[str] | None = None) -> int:
     entry = os.path.abspath(config["entry_script"])
     if not os.path.isfile(entry):
         raise SystemExit(f"entry_script {config['entry_script']!r} not found in the source directory")
-    output = Path(options.mlw_output or os.path.join(os.getcwd(), "outputs"))
+    store = Path(options.mlw_store)
+    output = store / OUTPUT_FOLDER
     output.mkdir(parents=True, exist_ok=True)
     os.environ[OUTPUT_ENV] = str(output)
-    batches = plan(config, run.input_datasets[options.mlw_input])
-    total_items = sum(b.count for b in batches)
-    log.info("planned %d mini-batch(es) of %d item(s)", len(batches), total_items)
+    data = run.input_datasets[options.mlw_input]
+    config["input_root"] = str(data) if getattr(data, "kind", "file") != "tabular" else None
+    batches = plan(config, data)
+    number, _, count = options.mlw_shard.partition("/")
     started = time.monotonic()
-    failed = run_batches(config, batches, entry, arguments)
+    report = run_shard(config, batches, (int(number), int(count)), store, entry, arguments)
     seconds = time.monotonic() - started
-    if config["output_action"] == "append_row":
-        target = output / config["append_row_file_name"]
-        partial = target.with_name(f".{target.name}.partial")
-        with open(partial, "w") as handle:
-            for batch in batches:
-                for line in batch.result or []:
-                    handle.write(line + "\n")
-        partial.replace(target)
-    done_items = total_items - sum(b.count for b in failed)
-    slowest = sorted(batches, key=lambda b: b.seconds, reverse=True)[:SLOWEST_SHOWN]
+    mine = report["batches"]
+    failed = [b for b in mine if b["error"]]
+    items = sum(b["count"] for b in mine if not b["reused"])
     log.info(
-        "%d of %d item(s) in %.1f s (%.1f items/s); %d mini-batch(es) failed%s; slowest: %s",
-        done_items,
-        total_items,
+        "%d item(s) in %.1f s (%.1f items/s); %d mini-batch(es) failed%s",
+        items,
         seconds,
-        done_items / seconds if seconds else 0.0,
+        items / seconds if seconds else 0.0,
         len(failed),
-        f" ({describe(failed)})" if failed else "",
-        ", ".join(f"{b.index} ({b.seconds:.2f} s)" for b in slowest),
+        f": {report['fatal']}" if report["fatal"] else "",
     )
-    run.log("mini_batches", len(batches))
+    partial = store / f".{MANIFEST_FILE}.partial"
+    partial.write_text(json.dumps(report))
+    partial.replace(store / MANIFEST_FILE)
+    run.log("mini_batches", len(mine))
     run.log("failed_mini_batches", len(failed))
-    run.log("items", total_items)
-    run.log("failed_items", total_items - done_items)
+    run.log("items", sum(b["count"] for b in mine))
+    run.log("failed_items", sum(b["count"] for b in failed))
+    if report["fatal"]:
+        raise SystemExit(report["fatal"])
     return 0
 
 

@@ -12,6 +12,7 @@ from docker.errors import APIError
 
 from airflow_mlw.exceptions import ComputeTargetException, ScriptFailedError
 from airflow_mlw.execution.process import ScriptExecution, failure_message
+from airflow_mlw.operators.parallel import ParallelRunMixin
 from airflow_mlw.operators.script import MlwScriptOperator
 from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
 
@@ -140,3 +141,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
             code = self.cli.inspect_container(self.container["Id"])["State"]["ExitCode"]
             self.cli.remove_container(self.container["Id"], force=True)
             raise ScriptFailedError(failure_message(self.script, code, lines)) from None
+
+
+class ParallelDockerOperator(ParallelRunMixin, DockerScriptOperator):  # type: ignore[misc]
+    """A ParallelRunStep's tasks in the environment's image."""

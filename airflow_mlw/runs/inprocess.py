@@ -220,7 +220,8 @@ def _safe(name: str) -> str:
 def _label(task: Any, ti: Any) -> str:
     step = getattr(task, "step_name", None)
     if step:
-        return f"StepRun({step})"
+        # A ParallelRunStep's plan task is the start of its step run, its gather task the end.
+        return f"StepRun({step})" + (" plan" if getattr(task, "parallel_role", None) == "plan" else "")
     script = getattr(task, "script", None)
     return f"Run({script})" if script else f"Task({ti.task_id})"
 
