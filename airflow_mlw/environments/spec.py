@@ -22,6 +22,10 @@ AZURE_CURATED_PREFIX = "AzureML-"
 #: into every run provides them, so they are not installed and not part of the spec hash.
 RUNTIME_PACKAGES = {"azureml", "airflow-mlw"}
 RUNTIME_PREFIXES = ("azureml-", "airflow-mlw-")  # the second as code ported by renaming spells them
+#: What an ``azureml-*`` pin installed besides Azure's SDK that scripts written for it import:
+#: ``azureml-defaults`` brought pandas (through ``azureml-model-management-sdk``) in the v1
+#: releases the DP-100 labs were written for. Installed unless the environment names it.
+RUNTIME_PIN_BRINGS = {"azureml-defaults": ("pandas",)}
 SPEC_FILE = "azureml_environment.json"
 CONDA_FILE = "conda_dependencies.yml"
 
@@ -118,8 +122,17 @@ class CondaDependencies:
         Path(path).write_text(self.serialize_to_string())
 
     def installable_pip_packages(self) -> list[str]:
-        """Pip packages to install: all but Azure's runtime packages, which the mounted runtime provides."""
-        return [p for p in self.pip_packages if not is_runtime_package(p)]
+        """Pip packages to install: all but Azure's runtime packages, which the mounted runtime
+        provides, plus what such a pin brought besides Azure's SDK (:data:`RUNTIME_PIN_BRINGS`)
+        when the environment does not name it."""
+        packages = [p for p in self.pip_packages if not is_runtime_package(p)]
+        named = {requirement_name(p) for p in [*packages, *self.conda_packages]}
+        for pin in self.runtime_pip_packages():
+            for brought in RUNTIME_PIN_BRINGS.get(requirement_name(pin), ()):
+                if brought not in named:
+                    packages.append(brought)
+                    named.add(brought)
+        return packages
 
     def runtime_pip_packages(self) -> list[str]:
         """The ``azureml-*`` (and ``airflow_mlw-*``) pins: provided by the mounted runtime."""
@@ -138,8 +151,13 @@ class CondaDependencies:
         return spec
 
 
+def requirement_name(requirement: str) -> str:
+    """``pandas>=1.0`` / ``pandas=1.1`` (conda) / ``Azureml_Defaults[x]`` -> the normalised name."""
+    return re.split(r"[=<>!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
 def is_runtime_package(requirement: str) -> bool:
-    name = re.split(r"[=<>!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    name = requirement_name(requirement)
     return name.startswith(RUNTIME_PREFIXES) or name in RUNTIME_PACKAGES
 
 

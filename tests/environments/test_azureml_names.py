@@ -34,7 +34,8 @@ def pip_env(name: str, *packages: str) -> Environment:
 
 
 def test_azureml_pins_do_not_change_the_spec_hash(workspace: Any, caplog: pytest.LogCaptureFixture) -> None:
-    plain, ported = pip_env("train", "six"), pip_env("train", "six", *AZUREML_PINS)
+    # (pandas named: azureml-defaults would bring it otherwise, see the next test)
+    plain, ported = pip_env("train", "six", "pandas"), pip_env("train", "six", "pandas", *AZUREML_PINS)
     assert ported.spec_hash == plain.spec_hash
     assert plain.register(workspace).version == 1
     caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registration")
@@ -47,9 +48,9 @@ def test_azureml_pins_do_not_change_the_spec_hash(workspace: Any, caplog: pytest
 
 
 def test_azureml_pins_are_not_installed_and_the_build_log_says_so() -> None:
-    env = pip_env("ported", "six", *AZUREML_PINS)
+    env = pip_env("ported", "six", "pandas", *AZUREML_PINS)
     text = dockerfile(env, load_settings(), "mlw-base:bookworm")
-    assert "/opt/mlw-env/bin/pip install --no-cache-dir --disable-pip-version-check six\n" in text
+    assert "/opt/mlw-env/bin/pip install --no-cache-dir --disable-pip-version-check six pandas\n" in text
     assert "azureml" not in text
     notes = build_notes(env, route_from_settings(load_settings()))
     assert notes == [
@@ -102,3 +103,15 @@ def test_azureml_names_are_reserved_and_a_curated_env_is_cloned(workspace: Any) 
     registered = mine.register(workspace)
     assert (registered.name, registered.version) == ("my-tutorial", 1)
     assert registered.python.conda_dependencies.pip_packages == ["pandas", "pyarrow", "scikit-learn", "six"]
+
+
+def test_azureml_defaults_brings_pandas_unless_the_environment_names_it() -> None:
+    """DP-100 lab 11's environment lists scikit-learn and azureml-defaults, and its script imports
+    pandas: azureml-defaults brought it (through azureml-model-management-sdk) in SDK v1."""
+    lab = CondaDependencies.create(conda_packages=["scikit-learn"], pip_packages=["azureml-defaults"])
+    assert lab.installable_pip_packages() == ["pandas"]
+    named = CondaDependencies.create(conda_packages=["pandas=1.1"], pip_packages=["azureml-defaults"])
+    assert named.installable_pip_packages() == []
+    assert CondaDependencies.create(pip_packages=["azureml-core"]).installable_pip_packages() == []
+    env = pip_env("lab", "azureml-defaults")
+    assert Environment.from_spec("lab", env.spec()).spec_hash == env.spec_hash  # stable round trip
