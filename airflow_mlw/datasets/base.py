@@ -46,6 +46,8 @@ class AbstractDataset:
     """Shared by tabular and file datasets: definition, registration, versions, materialisation."""
 
     kind = ""
+    #: Got by name without a version: as a step input it reads the latest version when the run starts.
+    follows_latest = False
 
     def __init__(
         self,
@@ -274,6 +276,29 @@ class AbstractDataset:
             removed,
         )
 
+    def _files_now(self, registered: Manifest, validate: bool) -> tuple[Manifest, list[StorageBackend]]:
+        """The registered version's files as they are now: unchanged (else :class:`DatasetDriftError`),
+        or with ``validate=False`` the registered paths with their current content."""
+        if validate:
+            return self._check_drift(registered)
+        current, backends = self._build_manifest()
+        now = {entry.path: entry for entry in current.entries}
+        return Manifest(tuple(now.get(e.path, e) for e in registered.entries)), backends
+
+    def readable_fingerprint(self, validate: bool = True) -> str:
+        """The content a read of this dataset would see now, as a fingerprint; reads listings and
+        memoised hashes, never file content that did not change.
+
+        Registered: the version's fingerprint, after the same drift check materialising does
+        (:class:`DatasetDriftError` when the files changed); ``validate=False``: the current content
+        of the version's paths. Snapshots cannot drift. Unregistered: the files now.
+        """
+        if self._record is None:
+            return self.fingerprint
+        if self._definition.get("snapshot"):
+            return self._record.fingerprint
+        return self._files_now(self.manifest(), validate)[0].fingerprint
+
     def _local_files(self, validate: bool = True) -> list[tuple[ManifestEntry, Path]]:
         """Every file the leading filters keep as a local path: local stores in place, others
         through a cache keyed by fingerprint. Files outside a partition filter are not fetched."""
@@ -287,13 +312,7 @@ class AbstractDataset:
                 return self._snapshot_files(self.manifest(), snapshot)
             # Locations come from listing this definition now: a stored manifest is shared by every
             # version with the same fingerprint, whose sources may be laid out differently.
-            registered = self.manifest()
-            if validate:
-                manifest, backends = self._check_drift(registered)
-            else:  # the version's files, as they are now
-                current, backends = self._build_manifest()
-                now = {entry.path: entry for entry in current.entries}
-                manifest = Manifest(tuple(now.get(e.path, e) for e in registered.entries))
+            manifest, backends = self._files_now(self.manifest(), validate)
             versioning.record_lineage(self.workspace, self._record.id, "consumed", versioning.current_task())
         located: list[tuple[ManifestEntry, Path]] = []
         remote: list[tuple[ManifestEntry, StorageBackend, Path]] = []

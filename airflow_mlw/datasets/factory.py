@@ -201,7 +201,12 @@ class Dataset:
 
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> Any:
-        return Dataset._from_record(workspace, versioning.load_version(workspace, name, version))
+        """The version ``version`` of ``name``; without one the latest, and as a step input the
+        latest when each run starts (``version=N`` pins)."""
+        dataset = Dataset._from_record(workspace, versioning.load_version(workspace, name, version))
+        if version in (None, "latest"):
+            dataset.follows_latest = True
+        return dataset
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -140,10 +140,30 @@ def register_version(
         return _record(row, dataset, created=True)
 
 
-def load_version(workspace: Workspace, name: str, version: int | str = "latest") -> VersionRecord:
+def load_version(
+    workspace: Workspace, name: str, version: int | str = "latest", as_of: datetime | None = None
+) -> VersionRecord:
+    """Version ``version`` of ``name``; ``latest`` with ``as_of``: the newest registered by then (a
+    DAG run's start, so every step of one run reads the same version), else the oldest one."""
     with workspace.store.session() as session:
+        if as_of is not None and version in (None, "latest"):
+            version = _number_as_of(session, workspace, name, as_of)
         row, dataset = DATASETS.find(session, workspace, name, version)
         return _record(row, dataset)
+
+
+def _number_as_of(session: Session, workspace: Workspace, name: str, as_of: datetime) -> int | str:
+    rows = session.execute(
+        select(DatasetVersionRow.version, DatasetVersionRow.created_at)
+        .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+        .where(DatasetRow.workspace_id == workspace._workspace_id(), DatasetRow.name == name)
+        .order_by(DatasetVersionRow.version.desc())
+    ).all()
+    cutoff = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    for number, created in rows:
+        if (created if created.tzinfo else created.replace(tzinfo=UTC)) <= cutoff:
+            return int(number)
+    return int(rows[-1][0]) if rows else "latest"
 
 
 def load_by_id(workspace: Workspace, version_id: str) -> VersionRecord:

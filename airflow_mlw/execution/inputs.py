@@ -174,27 +174,35 @@ class DatasetInput(StepInput):
         "version": None,
         "definition": None,
         "dataset_id": None,
+        "validate": True,
+        "as_of": None,
     }
     dataset_kind: str
     dataset_name: str | None
     version: Any
     definition: dict[str, Any] | None
     dataset_id: str | None
+    #: ``False``: read the version's paths as they are now (no drift check; keyed by that content).
+    validate: bool
+    #: ISO time the latest version is taken as of (the DAG run's start), set by :meth:`bind`.
+    as_of: str | None
+
+    def bind(self, context: Context) -> DatasetInput:
+        if not self.dataset_name or self.version is not None or self.as_of is not None:
+            return self
+        return self.replace(as_of=run_start(context).isoformat())  # type: ignore[no-any-return]
 
     def fingerprint(self, ws: Workspace) -> tuple[str, dict[str, Any]]:
         import hashlib
         import json
 
-        from airflow_mlw.datasets.versioning import load_by_id, load_version
-
-        if self.dataset_id:
-            record = load_by_id(ws, self.dataset_id)
-            return record.fingerprint, {"dataset": record.name, "version": record.version}
-        if self.dataset_name:
-            record = load_version(ws, self.dataset_name, self.version or "latest")
-            return record.fingerprint, {"dataset": record.name, "version": record.version}
-        # The files, and what the definition makes of them (format, filters, transformations).
+        # What running would read: a registered version after its drift check (DatasetDriftError
+        # as materialising raises), or with validate=False its paths' current content.
         dataset = self.dataset(ws)
+        if dataset.name:
+            info = {"dataset": dataset.name, "version": dataset.version}
+            return dataset.readable_fingerprint(self.validate), info
+        # The files, and what the definition makes of them (format, filters, transformations).
         shape = json.dumps({k: v for k, v in dataset.definition.items() if k != "sources"}, sort_keys=True)
         digest = hashlib.sha256(f"{dataset.fingerprint}\n{shape}".encode()).hexdigest()
         return digest, {}
@@ -205,6 +213,13 @@ class DatasetInput(StepInput):
 
         if self.dataset_id:
             dataset = Dataset.get_by_id(ws, self.dataset_id)
+        elif self.dataset_name and self.version is None and self.as_of:
+            from datetime import datetime
+
+            from airflow_mlw.datasets.versioning import load_version
+
+            as_of = datetime.fromisoformat(self.as_of)
+            dataset = Dataset._from_record(ws, load_version(ws, self.dataset_name, as_of=as_of))
         elif self.dataset_name:
             dataset = Dataset.get_by_name(ws, self.dataset_name, self.version or "latest")
         else:
@@ -287,7 +302,19 @@ class DatasetParameter(StepInput):
 
     def bind(self, context: Context) -> DatasetInput:
         value = (context.get("params") or {}).get(self.param)
-        return dataset_input(self.name, self.mode, self.dataset_kind, self.param, value)
+        return dataset_input(self.name, self.mode, self.dataset_kind, self.param, value).bind(context)
+
+
+def run_start(context: Context) -> Any:
+    """When the DAG run started (its ``start_date``; else its ``run_after`` or now)."""
+    from datetime import UTC, datetime
+
+    dag_run = context.get("dag_run")
+    for attribute in ("start_date", "run_after", "logical_date"):
+        value = getattr(dag_run, attribute, None)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
 
 
 def dataset_input(name: str, mode: str, kind: str, param: str, value: Any) -> DatasetInput:
@@ -362,9 +389,13 @@ def typed_inputs(
         elif isinstance(item, consumption) and isinstance(item.dataset, PipelineParameter):
             typed = DatasetParameter(item.name, item.mode, item.dataset.name, item.dataset.default_value.kind)
         elif isinstance(item, consumption):
-            dataset = item.dataset
+            dataset, validate = item.dataset, getattr(item, "validate", True)
             if dataset.name:
-                typed = DatasetInput(item.name, item.mode, dataset.kind, dataset.name, dataset.version, None)
+                # get_by_name without a version: the latest when each run starts; else pinned.
+                version = None if dataset.follows_latest else dataset.version
+                typed = DatasetInput(
+                    item.name, item.mode, dataset.kind, dataset.name, version, None, validate=validate
+                )
             else:
                 typed = DatasetInput(item.name, item.mode, dataset.kind, None, None, dataset.definition)
         elif isinstance(item, DataPathInput):
@@ -422,7 +453,7 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
     target.mkdir(parents=True, exist_ok=True)
     if dataset.kind == "tabular" and derived_rows(dataset.definition):
         return _materialize_rows(dataset, target)
-    files = dataset._local_files()
+    files = dataset._local_files(item.validate)
     folder = _whole_folder(files) if item.mode == "mount" and len(dataset.sources) == 1 else None
     linked = []
     if folder is not None and not any(target.iterdir()):

@@ -233,6 +233,8 @@ def parameter_value(value: Any, workspace: Any = None) -> Any:
                 f"dataset {value.name or '(unregistered)'!r} belongs to workspace {theirs.name!r}, "
                 f"not to the pipeline's workspace {ours.name!r}"
             )
+    if value.name and value.follows_latest:
+        return {"name": value.name, "version": "latest"}
     if value.name:
         return {"name": value.name, "version": value.version, "id": value.id}
     return {"kind": value.kind, "definition": value.definition}
