@@ -165,7 +165,8 @@ def _tuple(key: Any) -> tuple[Any, ...]:
 # -- workers ---------------------------------------------------------------------------------------
 
 
-_BATCHES: list[Batch] = []
+#: The batches by index, as the forked workers see them.
+_BATCHES: dict[int, Batch] = {}
 
 
 def _worker(connection: Connection, entry: str, arguments: list[str], output_action: str) -> None:
@@ -330,7 +331,7 @@ def run_batches(
     """Run ``batches`` (``on_done`` as each succeeds); those that failed for good. The step fails
     (``SystemExit``) as soon as they exceed the thresholds (``total``: the step's batch count)."""
     global _BATCHES
-    _BATCHES = batches
+    _BATCHES = {b.index: b for b in batches}
     size = config.get("process_count_per_node") or os.cpu_count() or 1
     pool = Pool(min(size, max(1, len(batches))), entry, arguments, config)
     pending = list(reversed(batches))
@@ -496,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     run.log("failed_mini_batches", len(failed))
     run.log("items", sum(b["count"] for b in mine))
     run.log("failed_items", sum(b["count"] for b in failed))
+    run.log("reused_mini_batches", sum(1 for b in mine if b["reused"]))
     if report["fatal"]:
         raise SystemExit(report["fatal"])
     return 0

@@ -306,6 +306,8 @@ class ParallelRunMixin(MlwScriptOperator):
             "failed_mini_batches": len(failed),
             "items": items,
             "failed_items": failed_items,
+            # Committed by an earlier try of a mapped task, or an earlier run with the same items.
+            "reused_mini_batches": sum(1 for b in batches if b["reused"]),
         }
         records.add_metrics(ws, plan["run_id"], [(k, "scalar", v) for k, v in metrics.items()])
         self._log_summary(batches, failed)

@@ -133,6 +133,7 @@ def test_file_batches_append_rows_in_input_order_and_reuse(
         "failed_mini_batches": 0,
         "items": 23,
         "failed_items": 0,
+        "reused_mini_batches": 0,
     }
     _, again = submit(workspace, step)
     assert again.is_reused, "unchanged input, script and configuration: the whole step is reused"
@@ -186,6 +187,7 @@ def test_failures_retries_and_thresholds(workspace: Workspace, setup: dict[str, 
         "failed_mini_batches": 2,
         "items": 23,
         "failed_items": 10,
+        "reused_mini_batches": 0,
     }
     strict = ParallelRunStep("strict", config(setup, error_threshold=5), inputs=[file_input(setup)])
     run, step_run = submit(workspace, strict)
@@ -223,3 +225,64 @@ def test_bad_configurations_are_named(workspace: Workspace, setup: dict[str, Any
     short = ParallelRunStep("short", config(setup, "short.py"), inputs=[file_input(setup)])
     run, step_run = submit(workspace, short)
     assert "run() returned 1 rows for mini-batch" in str(step_run.get_details_with_logs())
+
+
+TRACED = """
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--trace")
+parser.add_argument("--offsets")
+args, _ = parser.parse_known_args()
+
+def init():
+    global offset
+    offset = int(open(os.path.join(args.offsets, "offset.txt")).read())
+
+def run(mini_batch):
+    with open(os.path.join(args.trace, f"{os.getpid()}-{os.path.basename(mini_batch[0])}"), "w"):
+        pass
+    return [f"{os.path.basename(p)}: {int(open(p).read()) + offset}" for p in mini_batch]
+"""
+
+
+def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
+    workspace: Workspace, setup: dict[str, Any], tmp_path: Path
+) -> None:
+    """node_count=2: two mapped tasks share the mini-batches and the rows still come in input
+    order; a side input is mounted and its path passed; after one input file changes only the
+    mini-batch holding it runs again (per-batch keys), and the output is whole."""
+    (setup["scripts"] / "traced.py").write_text(TRACED)
+    (setup["root"] / "side").mkdir()
+    (setup["root"] / "side" / "offset.txt").write_text("1000")
+    (setup["root"] / "side" / "README").write_text("offsets of the scores")
+    side = Dataset.File.from_files((setup["store"], "side")).as_named_input("offsets").as_mount()
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    step = ParallelRunStep(
+        "traced",
+        config(setup, "traced.py", node_count=2, process_count_per_node=1),
+        inputs=[file_input(setup)],
+        side_inputs=[side],
+        output=OutputFileDatasetConfig("scored"),
+        arguments=["--trace", str(trace), "--offsets", side],
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    assert output_lines(step_run, "scored", tmp_path) == [f"{i:03d}.txt: {i + 1000}" for i in range(23)]
+    shards = step_run.get_children()
+    assert sorted(child.get_metrics()["mini_batches"] for child in shards) == [2, 3]
+    assert len({name.split("-")[0] for name in (p.name for p in trace.iterdir())}) == 2, "two processes"
+    assert sorted(p.name.split("-", 1)[1] for p in trace.iterdir()) == [
+        f"{i:03d}.txt" for i in range(0, 23, 5)
+    ]
+
+    for stale in trace.iterdir():
+        stale.unlink()
+    (setup["root"] / "items" / "007.txt").write_text("70")
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    assert not step_run.is_reused
+    assert [p.name.split("-", 1)[1] for p in trace.iterdir()] == ["005.txt"], "only the changed batch ran"
+    assert step_run.get_metrics()["reused_mini_batches"] == 4
+    expected = [f"{i:03d}.txt: {(70 if i == 7 else i) + 1000}" for i in range(23)]
+    assert output_lines(step_run, "scored", tmp_path) == expected
