@@ -309,11 +309,11 @@ class ScriptProcess:
             pass
 
 
-def model_mounts(workspace: Any, source: Path, folder: Path) -> dict[str, str]:
+def model_mounts(workspace: Any, source: Path, folder: Path, copy: bool = False) -> dict[str, str]:
     """``Model.get_model_path('name')`` inside a step's script (a ``ParallelRunStep``'s ``init()``):
-    the models its source names as literals, linked under ``folder/models/<name>/<version>/``, and
-    the variable that points ``get_model_path`` there (as in a scoring service). No model named,
-    nothing done."""
+    the models its source names as literals, linked (``copy``: copied, for a container) under
+    ``folder/models/<name>/<version>/``, and the variable that points ``get_model_path`` there (as
+    in a scoring service). No model named, nothing done."""
     import ast
 
     wanted: dict[str, Any] = {}
@@ -347,5 +347,11 @@ def model_mounts(workspace: Any, source: Path, folder: Path) -> dict[str, str]:
             continue  # the script may handle it; get_model_path names what is missing
         link = root / name / str(model.version) / model._root
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(model.local_folder() / model._root)
+        stored = model.local_folder() / model._root
+        if not copy:
+            link.symlink_to(stored)
+        elif stored.is_dir():
+            shutil.copytree(stored, link)
+        else:
+            shutil.copy2(stored, link)
     return {MODEL_DIR_ENV: str(root)}

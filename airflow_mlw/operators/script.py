@@ -204,18 +204,7 @@ class MlwScriptOperator(BaseOperator):
 
         ti = context["ti"]
         try:
-            document = reuse.key_document(
-                ws,
-                script=self.script,
-                source_directory=self.source_directory,
-                arguments=self.arguments,
-                params=self.step_params,
-                inputs=self._bound_inputs,
-                outputs=self.outputs,
-                environment=self.environment_identity(ws),
-                environment_name=self.environment_name,
-                version=self.step_version,
-            )
+            document = self.reuse_document(ws, self._bound_inputs)
         except Exception as error:
             # An input that names nothing usable fails the step before it starts; the row says why.
             run_id = self._ensure_run_row(ws, context)
@@ -250,6 +239,23 @@ class MlwScriptOperator(BaseOperator):
             return self._run(ws, context, run_id)
         finally:
             reuse.release_lease(ws, key, run_id)
+
+    def reuse_document(self, ws: Workspace, bound_inputs: list[StepInput]) -> dict[str, Any]:
+        """The reuse key's document of this step with ``bound_inputs`` (also the planner's)."""
+        from airflow_mlw.execution import reuse
+
+        return reuse.key_document(
+            ws,
+            script=self.script,
+            source_directory=self.source_directory,
+            arguments=self.arguments,
+            params=self.step_params,
+            inputs=bound_inputs,
+            outputs=self.outputs,
+            environment=self.environment_identity(ws),
+            environment_name=self.environment_name,
+            version=self.step_version,
+        )
 
     @staticmethod
     def _regenerate(context: Context) -> bool:
@@ -296,8 +302,8 @@ class MlwScriptOperator(BaseOperator):
                 environ = execution.prepare(
                     {n: i.script for n, i in inputs.items()}, in_container=self.in_container
                 )
-                if not self.in_container:
-                    environ.update(model_mounts(ws, execution.workdir, execution.folder))
+                models = model_mounts(ws, execution.workdir, execution.folder, copy=self.in_container)
+                environ.update({k: self.visible_path("dataset", k, Path(v)) for k, v in models.items()})
             except Exception as error:
                 execution.set_status("Failed", properties={"error": first_line(error)})
                 raise

@@ -286,3 +286,27 @@ def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
     assert step_run.get_metrics()["reused_mini_batches"] == 4
     expected = [f"{i:03d}.txt: {(70 if i == 7 else i) + 1000}" for i in range(23)]
     assert output_lines(step_run, "scored", tmp_path) == expected
+
+
+def test_in_docker_with_a_registered_model(
+    workspace: Workspace, setup: dict[str, Any], tmp_path: Path, docker_engine: Any, base_image: str
+) -> None:
+    """The driver and the entry script in the environment's image on Docker compute: the input is
+    downloaded into the container, the registered model copied there for ``get_model_path``, and
+    the committed batches come back through the mounted store."""
+    from airflow_mlw.core import Environment
+    from airflow_mlw.core.compute import ComputeTarget, DockerCompute
+
+    ComputeTarget.create(workspace, "docker", DockerCompute.provisioning_configuration())
+    environment = Environment("batch-docker")
+    environment.docker.enabled = True
+    step = ParallelRunStep(
+        "in_docker",
+        config(setup, environment=environment, compute_target="docker", node_count=2),
+        inputs=[file_input(setup)],
+        output=OutputFileDatasetConfig("inferences"),
+    )
+    run, step_run = submit(workspace, step)
+    assert run.get_status() == "Finished", step_run.get_details_with_logs()
+    assert output_lines(step_run, "inferences", tmp_path) == [f"{i:03d}.txt: {i * 10}" for i in range(23)]
+    assert {child.get_details()["target"] for child in step_run.get_children()} == {"docker"}
