@@ -302,8 +302,8 @@ class MlwScriptOperator(BaseOperator):
                 environ = execution.prepare(
                     {n: i.script for n, i in inputs.items()}, in_container=self.in_container
                 )
-                models = model_mounts(ws, execution.workdir, execution.folder, copy=self.in_container)
-                environ.update({k: self.visible_path("dataset", k, Path(v)) for k, v in models.items()})
+                mounted = model_mounts(ws, execution.workdir, execution.folder, copy=self.in_container)
+                environ.update({k: self.visible_path("dataset", k, Path(v)) for k, v in mounted.items()})
             except Exception as error:
                 execution.set_status("Failed", properties={"error": first_line(error)})
                 raise
