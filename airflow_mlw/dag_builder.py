@@ -310,7 +310,28 @@ def pipeline_dag(
         **dag_kwargs,
     ) as dag:
         _wire(pipeline, experiment_name)
+        _plan_ahead(dag, pipeline.workspace)
     return dag
+
+
+def _plan_ahead(dag: Any, workspace: Any) -> None:
+    """The planning task first (``operators.planner``): it skips the steps it decides are reuse
+    hits, so consumers of a script step run when it is skipped (``none_failed``: a failed producer
+    still stops them), and root steps run when the planner itself dies (``all_done``)."""
+    from airflow_mlw.operators.planner import PLANNER_TASK_ID, PipelinePlanOperator, plannable
+
+    if PLANNER_TASK_ID in dag.task_dict:
+        raise MlwError(f"a step's task id is {PLANNER_TASK_ID!r}, the id of the pipeline's planning task")
+    roots = [task for task in dag.tasks if not task.upstream_task_ids]
+    steps = {task.task_id for task in dag.tasks if plannable(task)}
+    for task in dag.tasks:
+        if task.trigger_rule == "all_success" and task.upstream_task_ids & steps:
+            task.trigger_rule = "none_failed"
+    planner = PipelinePlanOperator(workspace=workspace)
+    for task in roots:
+        if task.trigger_rule == "all_success":
+            task.trigger_rule = "all_done"
+        planner >> task
 
 
 def pipeline_task_group(pipeline: Pipeline, group_id: str) -> Any:

@@ -200,12 +200,16 @@ class RunLog:
             self._announced.add(ti.run_id)
             run_id = _registry_run_id(ti, task)
             if run_id is not None:
-                kind = "PipelineRun" if getattr(task, "step_name", None) else "Run"
-                self.console(f"{kind}Id: {run_id}")
-        self.console(f"{_label(task, ti)} Status: Running")
+                pipeline = getattr(task, "step_name", None) or getattr(task, "plans_pipeline", False)
+                self.console(f"{'PipelineRun' if pipeline else 'Run'}Id: {run_id}")
+        if not getattr(task, "plans_pipeline", False):  # the planner logs the steps it reuses
+            self.console(f"{_label(task, ti)} Status: Running")
 
     def step_ended(self, ti: Any, task: Any) -> None:
         from airflow_mlw.runs.submitted import STATUS_BY_STATE
+
+        if getattr(task, "plans_pipeline", False):
+            return
 
         state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
         self.console(f"{_label(task, ti)} Status: {STATUS_BY_STATE.get(state, state)}")
@@ -230,7 +234,7 @@ def _registry_run_id(ti: Any, task: Any) -> str | None:
     """The id ``Experiment.submit`` returns: the pipeline run of a step, the run of a script."""
     if getattr(task, "run_id", None):
         return str(task.run_id)
-    if not getattr(task, "step_name", None):
+    if not getattr(task, "step_name", None) and not getattr(task, "plans_pipeline", False):
         return None
     from airflow_mlw.execution.records import pipeline_run_id
     from airflow_mlw.operators.datastore import workspace_or_configured

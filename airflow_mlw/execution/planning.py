@@ -1,0 +1,84 @@
+"""Reuse decided ahead: at the start of a pipeline DAG run, which steps are hits, for whole chains.
+
+The planner keys every step it can with the same document a step computes when it runs
+(:meth:`MlwScriptOperator.reuse_document`): registered inputs, datastore paths and parameters are
+bound to the run, and an upstream output is known when its producer is a hit itself (the hit's
+committed record), so a chain of hits is decided at once. A step is left to decide when it runs
+(today's in-task path) when reuse is off for it (``allow_reuse=False``, ``regenerate_outputs``), an
+input comes from a step that really runs, its key cannot be computed (a drifted pinned version: the
+task raises the run's ``DatasetDriftError`` itself), or no finished run has its key (single flight
+is then the task's business).
+
+For each hit the step's registry row is written as a step would write it (handed over, with its
+origin), and the step's result — exactly what the task would return — is given back, to become the
+skipped task's XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlw.execution import records, reuse
+from airflow_mlw.execution.inputs import UpstreamOutput
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlw.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def plan_hits(
+    ws: Workspace, context: Context, steps: list[Any], regenerate: bool
+) -> dict[str, dict[str, Any]]:
+    """task id -> the handed-over result of each step that is a reuse hit in this DAG run.
+
+    :param steps: the run's script-step operators (``task_id``, ``inputs``, ``allow_reuse``,
+        ``reuse_document``), producers before consumers or in any order
+    :param regenerate: the run's ``regenerate_outputs``: nothing is a hit
+    """
+    if regenerate:
+        return {}
+    by_id = {step.task_id: step for step in steps}
+    hits: dict[str, dict[str, Any]] = {}
+    settled: set[str] = set()
+
+    def decide(task_id: str) -> None:
+        if task_id in settled:
+            return
+        settled.add(task_id)
+        step = by_id[task_id]
+        if not step.allow_reuse:
+            return
+        bound = []
+        for item in step.inputs:
+            if isinstance(item, UpstreamOutput):
+                if item.producer_task in by_id:
+                    decide(item.producer_task)
+                produced = hits.get(item.producer_task, {}).get("outputs", {}).get(item.output)
+                if produced is None:
+                    return  # produced by a step that runs (or not a script step): decided in-task
+                bound.append(item.replace(record=produced))
+            else:
+                bound.append(item.bind(context))
+        try:
+            document = step.reuse_document(ws, bound)
+        except Exception as error:  # the task meets the same error and records it
+            log.info("%s is decided when it runs: %s", step.step_name, str(error).splitlines()[0])
+            return
+        key = reuse.reuse_key(document)
+        hit = reuse.find_hit(ws, key)
+        if hit is None:
+            return
+        ti = context["ti"]
+        own = {"ti": SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id=task_id)}
+        fields = records.handover_fields(hit)
+        run_id = step._ensure_run_row(ws, own, reuse_key=key, key_document=document, **fields)
+        hits[task_id] = step._handed_over(run_id, hit, key)
+
+    for task_id in by_id:
+        decide(task_id)
+    return hits

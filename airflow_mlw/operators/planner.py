@@ -1,0 +1,104 @@
+"""The first task of a pipeline DAG run: decide the reuse hits ahead, so hit steps never launch.
+
+Hits (``execution.planning``) reach a terminal state without a worker slot: the planner gives each
+the XCom it would have pushed (its outputs, handed over to consumers exactly as when it runs) and
+its extra links (the "ML run" page says *reused*, with its origin — which tells a reused step from
+a genuinely skipped one in Airflow's UI), then skips them through Airflow's own skip of downstream
+tasks. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
+still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
+a planner task that dies outright does the same (root steps have trigger rule ``all_done``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_mlw.workspace import Workspace
+
+PLANNER_TASK_ID = "mlw_plan"
+
+
+def plannable(task: Any) -> bool:
+    """A step the planner may decide: a script step of one task (a ParallelRunStep's tasks decide
+    their reuse themselves)."""
+    from airflow_mlw.operators.script import MlwScriptOperator
+
+    return (
+        isinstance(task, MlwScriptOperator)
+        and bool(task.step_name)
+        and not getattr(task, "parallel_role", None)
+    )
+
+
+class _LinkKey:
+    """What an extra link is built from (a task instance key) for a task that never runs."""
+
+    __slots__ = ("dag_id", "task_id", "run_id", "map_index", "try_number")
+
+    def __init__(self, dag_id: str, task_id: str, run_id: str) -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index, self.try_number = (
+            dag_id,
+            task_id,
+            run_id,
+            -1,
+            0,
+        )
+
+
+class PipelinePlanOperator(BaseOperator):
+    """Decide which steps of this pipeline DAG run are reuse hits, hand their outputs over, skip them.
+
+    :param workspace: the pipeline's workspace (default: ``Workspace.from_config()`` at run time)
+    """
+
+    #: In-process runs announce the pipeline run on this task (``runs.inprocess``).
+    plans_pipeline = True
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, workspace: Workspace | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", PLANNER_TASK_ID)
+        super().__init__(**kwargs)
+        self.workspace = workspace
+
+    def script_steps(self) -> list[Any]:
+        return [task for task in self.dag.tasks if plannable(task)]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+        from airflow_mlw.execution.planning import plan_hits
+        from airflow_mlw.operators.datastore import workspace_or_configured
+        from airflow_mlw.operators.script import MlwScriptOperator
+
+        steps = self.script_steps()
+        try:
+            ws = workspace_or_configured(self.workspace)
+            hits = plan_hits(ws, context, steps, MlwScriptOperator._regenerate(context))
+            self._hand_over(context, hits)
+        except Exception:
+            self.log.exception("planning failed: every step decides about reuse when it runs")
+            return {"reused": [], "planned": False}
+        summary = {"reused": sorted(hits), "planned": True}
+        self.log.info("%d of %d steps reused without running: %s", len(hits), len(steps), sorted(hits))
+        if not hits:
+            return summary
+        context["ti"].xcom_push(key="return_value", value=summary)
+        raise DownstreamTasksSkipped(tasks=sorted(hits))
+
+    def _hand_over(self, context: Context, hits: dict[str, dict[str, Any]]) -> None:
+        """Each hit's result and extra links as the task would have pushed them."""
+        from airflow.sdk.execution_time.xcom import XCom
+
+        ti = context["ti"]
+        for task_id, result in hits.items():
+            where = {"dag_id": ti.dag_id, "task_id": task_id, "run_id": ti.run_id}
+            XCom.set("return_value", result, **where)
+            task: Any = self.dag.get_task(task_id)
+            key: Any = _LinkKey(ti.dag_id, task_id, ti.run_id)
+            for link in task.operator_extra_links:
+                XCom.set(link.xcom_key, link.get_link(task, ti_key=key), **where)

@@ -1,0 +1,87 @@
+"""Reuse decided ahead by the pipeline's planning task, in-process (dag.test, real metadata DB and
+registry): hit steps are skipped without running, with their outputs handed over and their links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow_mlw.core import Experiment
+from tests.pipelines.test_reuse import build, reused, scripts  # noqa: F401
+
+
+def task_instances(run: Any) -> dict[str, Any]:
+    """task id -> (state, pid) of the DAG run behind a pipeline run."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    dag_run_id = run._row().dag_run_id
+    with create_session() as session:
+        row = run._row()
+        rows = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == row.dag_id, TaskInstance.run_id == dag_run_id)
+            .all()
+        )
+        return {ti.task_id: (str(ti.state), ti.pid) for ti in rows}
+
+
+def xcom(run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter(
+                XComModel.run_id == run._row().dag_run_id, XComModel.task_id == task_id, XComModel.key == key
+            )
+            .one_or_none()
+        )
+        return None if row is None else row.value
+
+
+def submit(ws: Any, pipeline: Any, **kwargs: Any) -> Any:
+    run = Experiment(ws, "planned").submit(pipeline, **kwargs)
+    run.wait_for_completion(show_output=False)
+    return run
+
+
+def test_planner_skips_a_reused_chain_and_hands_over_outputs_and_links(
+    workspace: Any,
+    scripts: Path,  # noqa: F811
+) -> None:
+    first = submit(workspace, build(workspace, scripts))
+    assert task_instances(first) == {
+        "mlw_plan": ("success", task_instances(first)["mlw_plan"][1]),
+        "prep": ("success", task_instances(first)["prep"][1]),
+        "train": ("success", task_instances(first)["train"][1]),
+    }
+    second = submit(workspace, build(workspace, scripts))
+    states = task_instances(second)
+    assert {task: state for task, (state, _) in states.items()} == {
+        "mlw_plan": "success",
+        "prep": "skipped",
+        "train": "skipped",
+    }
+    assert states["prep"][1] is None and states["train"][1] is None, "a reused step never ran on a worker"
+    assert reused(second) == {"prep": True, "train": True}
+    (prep1,), (prep2,) = first.find_step_run("prep"), second.find_step_run("prep")
+    assert prep2.reused_from == prep1.id
+    handed = xcom(second, "prep")
+    assert handed["reused_from"] == prep1.id
+    assert handed["outputs"]["prepped"]["path"] == prep1.get_output_data("prepped").path_on_datastore
+    assert "task-run?" in xcom(second, "prep", "_link_MlwRunLink"), (
+        "the UI links a reused step to its run page"
+    )
+    assert xcom(second, "mlw_plan")["reused"] == ["prep", "train"]
+
+
+def test_changed_step_runs_with_its_consumer_after_planned_hits(workspace: Any, scripts: Path) -> None:  # noqa: F811
+    submit(workspace, build(workspace, scripts))
+    changed = submit(workspace, build(workspace, scripts, alpha="0.2"))
+    states = {task: state for task, (state, _) in task_instances(changed).items()}
+    assert states == {"mlw_plan": "success", "prep": "skipped", "train": "success"}
+    assert reused(changed) == {"prep": True, "train": False}
+    (train,) = changed.find_step_run("train")
+    assert train.get_metrics() == {"alpha": 0.2}, "the consumer of a planned hit read its handed-over output"
