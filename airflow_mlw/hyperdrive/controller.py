@@ -45,6 +45,8 @@ class Trial:
     status: str = "Running"
     best: float | None = None
     error: str | None = None
+    #: Optuna's own attributes of the trial (a grid's point), kept so a resumed sweep restores them.
+    system_attrs: dict[str, Any] = field(default_factory=dict)
 
 
 def trial_run_id(sweep_run_id: str, number: int) -> str:
@@ -63,13 +65,21 @@ class Sweep:
     """
 
     def __init__(
-        self, workspace: Any, run_id: str, config: HyperDriveConfig, launcher: Any, ends_run: bool = True
+        self,
+        workspace: Any,
+        run_id: str,
+        config: HyperDriveConfig,
+        launcher: Any,
+        ends_run: bool = True,
+        recorded: dict[str, Any] | None = None,
     ) -> None:
         self.workspace = workspace
         self.run_id = run_id
         self.config = config
         self.launcher = launcher
         self.ends_run = ends_run
+        #: Trials an earlier attempt of the sweep recorded (``properties["hyperdrive"]["trials"]``).
+        self.recorded = dict(recorded or {})
         self.trials: list[Trial] = []
         self.error: str | None = None
         self._stop_reason: str | None = None
@@ -108,7 +118,7 @@ class Sweep:
         deadline = (
             time.monotonic() + config.max_duration_minutes * 60 if config.max_duration_minutes else math.inf
         )
-        running: dict[str, Trial] = {}
+        running = {t.run_id: t for t in self._resume(study, distributions)}
         next_status_check = 0.0
         while True:
             now = time.monotonic()
@@ -191,6 +201,7 @@ class Sweep:
             properties={},
         )
         trial = Trial(number, run_id, hyperparameters, internal, optuna_trial)
+        trial.system_attrs = dict(study._storage.get_trial_system_attrs(optuna_trial._trial_id))
         self.trials.append(trial)
         self._record()
         log.info("trial %s: %s", run_id, " ".join(f"{k} {v}" for k, v in hyperparameters.items()))
@@ -202,7 +213,8 @@ class Sweep:
         values = self.launcher.new_values(trial.handle, self.config.primary_metric_name)
         for value in values:
             trial.reports.append(value)
-            trial.optuna_trial.report(value, len(trial.reports))
+            if trial.optuna_trial is not None:
+                trial.optuna_trial.report(value, len(trial.reports))
         return bool(values)
 
     def _apply_policy(self) -> None:
@@ -256,15 +268,69 @@ class Sweep:
                     f"(it logged: {names}); the sweep cannot rank its trials"
                 )
                 log.error("sweep %s: %s", self.run_id, self.error)
-                study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
+                self._tell(study, trial, optuna.trial.TrialState.FAIL)
             else:
-                study.tell(trial.optuna_trial, trial.best)
+                self._tell(study, trial, optuna.trial.TrialState.COMPLETE)
         else:
             trial.status = "Failed"
             trial.error = error
             log.info("trial %s failed: %s", trial.run_id, error)
-            study.tell(trial.optuna_trial, state=optuna.trial.TrialState.FAIL)
+            self._tell(study, trial, optuna.trial.TrialState.FAIL)
         self._record()
+
+    def _tell(self, study: Any, trial: Trial, state: Any) -> None:
+        """Optuna learns how a trial ended (one of an earlier attempt: added as a finished trial)."""
+        import optuna
+
+        value = trial.best if state == optuna.trial.TrialState.COMPLETE else None
+        if trial.optuna_trial is not None:
+            study.tell(trial.optuna_trial, value, state=state)
+            return
+        expressions = self.config.hyperparameter_sampling.expressions
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                value=value,
+                params=trial.internal,
+                distributions={name: e.distribution() for name, e in expressions.items()},
+                system_attrs=trial.system_attrs,
+            )
+        )
+
+    def _resume(self, study: Any, distributions: dict[str, Any]) -> list[Trial]:
+        """The trials an earlier attempt recorded: ended ones told to Optuna, the others (their
+        DAG runs went on without a controller) watched again. Returns those."""
+        import optuna
+
+        states = {
+            "Finished": optuna.trial.TrialState.COMPLETE,
+            "Failed": optuna.trial.TrialState.FAIL,
+            "Canceled": optuna.trial.TrialState.PRUNED,
+        }
+        watched = []
+        for run_id, record in sorted(self.recorded.items(), key=lambda item: item[1]["number"]):
+            trial = Trial(record["number"], run_id, record["hyperparameters"], record["internal"], None)
+            trial.system_attrs = dict(record.get("system_attrs") or {})
+            trial.best = record.get("best_primary_metric")
+            records.update_run(self.workspace, run_id, parent_id=self.run_id)
+            self.trials.append(trial)
+            if record["status"] in states:
+                trial.status = record["status"]
+                if trial.status == "Finished" and trial.best is None:
+                    self._tell(study, trial, states["Failed"])
+                else:
+                    self._tell(study, trial, states[trial.status])
+            else:
+                trial.handle = self.launcher.attach(run_id)
+                watched.append(trial)
+        if self.recorded:
+            log.info(
+                "sweep %s resumes from %d recorded trial(s), %d of them still running",
+                self.run_id,
+                len(self.recorded),
+                len(watched),
+            )
+        return watched
 
     def _stop_all(self, reason: str) -> None:
         for trial in self.trials:
@@ -292,6 +358,7 @@ class Sweep:
                 "internal": t.internal,
                 "status": t.status,
                 "best_primary_metric": t.best,
+                "system_attrs": t.system_attrs,
                 **({"canceled": t.stopping} if t.stopping and t.status == "Canceled" else {}),
             }
             for t in self.trials

@@ -184,3 +184,121 @@ class InProcessTrials:
     def wait(self, trial: RunningTrial, timeout: float) -> None:
         if trial.thread is not None:
             trial.thread.join(timeout)
+
+
+# -- on a deployment: each trial a DAG run of the step's trial DAG, placed by Airflow ----------------
+
+#: Tag of a trial's run row that asks its task to stop (the task watches for it).
+STOP_TAG = "mlw.stop"
+#: Seconds between two reads of a trial DAG run's state from the api-server.
+DAG_RUN_POLL_SECONDS = 2.0
+
+
+def under_airflow_supervisor() -> bool:
+    """Whether this task runs under a real Airflow supervisor (a worker), not ``dag.test()``:
+    only then can it trigger DAG runs that a scheduler will run."""
+    from airflow.sdk.execution_time import task_runner
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
+
+
+@dataclass
+class PlacedTrial:
+    """One trial's DAG run."""
+
+    run_id: str
+    dag_id: str
+    values_seen: int = 0
+    next_state_check: float = 0.0
+    state: str | None = None
+
+
+class AirflowTrials:
+    """Trials as DAG runs of the trial DAG (``<dag>.<step>.trials``, one task: the script operator
+    of the step's compute target, on its queue and pool), triggered by the sweep's task through
+    its Airflow supervisor. A trial's live values of the primary metric come back through its run
+    row (``properties["live"]``); stopping one is a tag on its row that its task watches."""
+
+    def __init__(
+        self, workspace: Any, template: TrialTemplate, experiment_name: str, trial_dag_id: str, metric: str
+    ) -> None:
+        self.workspace = workspace
+        self.template = template
+        self.experiment_name = experiment_name
+        self.trial_dag_id = trial_dag_id
+        self.metric = metric
+
+    def start(self, run_id: str, number: int, hyperparameters: dict[str, Any]) -> PlacedTrial:
+        from datetime import UTC, datetime
+
+        from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
+        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+        from airflow_mlw.exceptions import MlwError
+        from airflow_mlw.execution import records
+
+        records.update_run(
+            self.workspace, run_id, dag_id=self.trial_dag_id, dag_run_id=run_id, task_id="trial"
+        )
+        answer = SUPERVISOR_COMMS.send(
+            TriggerDagRun(
+                dag_id=self.trial_dag_id,
+                run_id=run_id,
+                run_after=datetime.now(UTC),
+                conf={
+                    "trial_run_id": run_id,
+                    "hyperparameters": hyperparameters,
+                    "primary_metric": self.metric,
+                },
+            )
+        )
+        if isinstance(answer, ErrorResponse):
+            raise MlwError(f"cannot start trial {run_id} as a run of DAG {self.trial_dag_id}: {answer.error}")
+        return PlacedTrial(run_id, self.trial_dag_id)
+
+    def attach(self, run_id: str) -> PlacedTrial:
+        """A trial started by an earlier attempt of the sweep's task."""
+        return PlacedTrial(run_id, self.trial_dag_id)
+
+    def _row(self, trial: PlacedTrial) -> Any:
+        from airflow_mlw.registry.rows import RunRow
+
+        with self.workspace.store.session() as session:
+            row = session.get(RunRow, trial.run_id)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def new_values(self, trial: PlacedTrial, metric: str) -> list[float]:
+        row = self._row(trial)
+        live = ((row.properties or {}).get("live") or {}).get(metric, []) if row is not None else []
+        fresh = [float(v) for v in live[trial.values_seen :]]
+        trial.values_seen += len(fresh)
+        return fresh
+
+    def outcome(self, trial: PlacedTrial) -> tuple[str, str | None] | None:
+        """The trial's end as its task recorded it, or its DAG run's end (a task that died
+        before it could record one)."""
+        import time
+
+        row = self._row(trial)
+        error = (row.properties or {}).get("error") if row is not None else None
+        if row is not None and row.status in ("Finished", "Failed"):
+            return row.status, error
+        now = time.monotonic()
+        if now >= trial.next_state_check:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            trial.next_state_check = now + DAG_RUN_POLL_SECONDS
+            trial.state = str(RuntimeTaskInstance.get_dagrun_state(trial.dag_id, trial.run_id))
+        if trial.state in ("success", "failed"):
+            return ("Finished" if trial.state == "success" else "Failed"), error
+        return None
+
+    def stop(self, trial: PlacedTrial) -> None:
+        row = self._row(trial)
+        if row is not None and STOP_TAG not in (row.tags or {}):
+            from airflow_mlw.execution import records
+
+            records.update_run(self.workspace, trial.run_id, tags={**(row.tags or {}), STOP_TAG: "1"})

@@ -1,0 +1,144 @@
+"""A HyperDriveStep on the Celery stack of the scale-out test (PostgreSQL registry and metadata DB,
+Redis, S3 default datastore, two workers on the cluster's queue): each trial is a DAG run of the
+step's trial DAG, on the cluster's queue and pool, and the best trial's model goes downstream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.airflow_stack import airflow_stack
+from tests.stores import new_bucket
+from tests.train.scripts import SKLEARN_TRAIN
+from tests.train.test_hyperdrive_step import REGISTER
+
+TRAIN = (
+    "import os, time\n_t0 = time.time()\n"
+    + SKLEARN_TRAIN
+    + "run.log('worker', os.environ['MLW_TEST_WORKER'])\nrun.log('t0', _t0)\nrun.log('t1', time.time())\n"
+)
+
+DAG_FILE = """
+from airflow_mlw.core import ScriptRunConfig, Workspace
+from airflow_mlw.core.compute import ClusterCompute, ComputeTarget
+from airflow_mlw.pipeline.core import Pipeline, PipelineData, TrainingOutput
+from airflow_mlw.pipeline.steps import HyperDriveStep, PythonScriptStep
+from airflow_mlw.train.hyperdrive import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal, choice
+
+SRC = {src!r}
+ws = Workspace.from_config()
+cluster = ComputeTarget.declare(ws, "cpu-cluster", ClusterCompute.provisioning_configuration(queue="cpu", max_nodes=2))
+config = HyperDriveConfig(
+    run_config=ScriptRunConfig(SRC, "train.py", compute_target=cluster),
+    hyperparameter_sampling=GridParameterSampling({{"--reg": choice(0.01, 0.1, 10.0, 100.0)}}),
+    primary_metric_name="AUC",
+    primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+    max_concurrent_runs=3,
+)
+model = PipelineData("best_model", training_output=TrainingOutput("Model", model_file="outputs/model.pkl"))
+metrics = PipelineData("metrics_output", training_output=TrainingOutput("Metrics"))
+tune = HyperDriveStep("tune", config, outputs=[model], metrics_output=metrics)
+register = PythonScriptStep(
+    "register.py", arguments=["--model", model, "--metrics", metrics], inputs=[model, metrics],
+    source_directory=SRC, compute_target=cluster,
+)
+dag = Pipeline(ws, [tune, register]).to_dag("hd_scale_out")
+"""
+
+
+def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
+    postgres: Any, redis_server: Any, s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_mlw import Datastore
+    from airflow_mlw.core import Model, Workspace
+    from airflow_mlw.core.compute import ClusterCompute, ComputeTarget
+    from airflow_mlw.execution.records import pipeline_run_id
+    from airflow_mlw.pipeline.steps import HyperDriveStepRun
+    from airflow_mlw.runs.pipeline_run import PipelineRun
+
+    meta_db = postgres.create_database("hd_scale_out_airflow")
+    registry = postgres.create_database("hd_scale_out_registry")
+    s3_conn = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": f"http://127.0.0.1:{s3_server.port}", "region_name": "us-east-1"},
+        }
+    )
+    settings = {
+        "AIRFLOW__MLW__REGISTRY_URL": registry,
+        "AIRFLOW__MLW__DEFAULT_DATASTORE": "s3data",
+        "AIRFLOW_CONN_MLW_S3": s3_conn,
+    }
+    for key, value in {**settings, "AIRFLOW__MLW__HOME": str(tmp_path / "client-home")}.items():
+        monkeypatch.setenv(key, value)
+    ws = Workspace.from_config()
+    Datastore.register_s3_bucket(ws, "s3data", new_bucket(s3_server), aws_conn_id="mlw_s3")
+    ComputeTarget.create(
+        ws, "cpu-cluster", ClusterCompute.provisioning_configuration(queue="cpu", max_nodes=2)
+    )
+    src = tmp_path / "code"
+    src.mkdir()
+    (src / "train.py").write_text(TRAIN)
+    (src / "register.py").write_text(REGISTER)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "hd_scale_out.py").write_text(DAG_FILE.format(src=str(src)))
+
+    def worker(name: str) -> dict[str, Any]:
+        folder = tmp_path / "workers" / name
+        env = {"AIRFLOW__MLW__HOME": str(folder / "mlw-home"), "MLW_TEST_WORKER": name}
+        return {"queues": "cpu", "cwd": folder, "concurrency": 2, "env": env}
+
+    env = {
+        **settings,
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_db,
+        "AIRFLOW__CELERY__BROKER_URL": redis_server.url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_db.replace("+psycopg2", ""),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "cpu",
+        "AIRFLOW__MLW__HOME": str(tmp_path / "server-home"),
+    }
+    workers = {name: worker(name) for name in ("worker-a", "worker-b")}
+    with airflow_stack(dags, extra_env=env, workers=workers, parallelism=8) as stack:
+        sync = subprocess.run(
+            [str(Path(sys.executable).with_name("mlw")), "compute", "sync"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+        )
+        assert sync.returncode == 0, sync.stderr
+        stack.wait_for_dags(["hd_scale_out", "hd_scale_out.tune.trials"])
+        run_id = stack.trigger("hd_scale_out")
+        assert stack.wait("hd_scale_out", run_id, timeout=400)["state"] == "success", stack.log_tails(60)
+
+        pipeline_run = PipelineRun(ws, pipeline_run_id(ws, "hd_scale_out", run_id))
+        (tune,) = pipeline_run.find_step_run("tune")
+        sweep = HyperDriveStepRun(step_run=tune)
+        trials = sweep.get_children()
+        assert len(trials) == 4 and {t.get_status() for t in trials} == {"Finished"}
+        metrics = sweep.get_metrics()
+        # Every trial was a DAG run of the trial DAG (visible in the Airflow UI), placed by Airflow.
+        for trial in trials:
+            row = trial._row()
+            assert row.dag_id == "hd_scale_out.tune.trials"
+            assert stack.run_state(row.dag_id, row.dag_run_id)["state"] == "success"
+        assert {m["worker"] for m in metrics.values()} == {"worker-a", "worker-b"}
+        # max_concurrent_runs=3 but the cluster has 2 nodes (pool slots): never more than 2 at once.
+        spans = sorted((m["t0"], m["t1"]) for m in metrics.values())
+        for start, _ in spans:
+            assert sum(1 for s, e in spans if s <= start < e) <= 2, spans
+        best = sweep.get_best_run_by_primary_metric()
+        assert best is not None and metrics[best.id]["AUC"] == max(m["AUC"] for m in metrics.values())
+        (register,) = pipeline_run.find_step_run("register.py")
+        assert register.get_metrics()["trials"] == 4
+        model = Model(ws, "swept")
+        best_file = Path(best.download_file("outputs/model.pkl", str(tmp_path / "best.pkl")))
+        assert Path(model.download(str(tmp_path / "registered"))).read_bytes() == best_file.read_bytes()
