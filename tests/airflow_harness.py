@@ -10,11 +10,21 @@ from typing import Any
 
 from airflow_mlw.runs.inprocess import ensure_metadata_db, run_dag
 
-__all__ = ["ensure_metadata_db", "run_dag", "task_states", "xcom_of"]
+__all__ = ["ensure_metadata_db", "run_dag", "step_upstreams", "task_states", "xcom_of"]
+#: The planning task every pipeline DAG starts with (``operators.planner``): not a step.
+PLANNER = "mlw_plan"
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    """task id -> state of the run's tasks, the planning task left out."""
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances() if ti.task_id != PLANNER}
+
+
+def step_upstreams(dag: Any) -> dict[str, list[str]]:
+    """task id -> the tasks it waits for, the planning task (first of every pipeline DAG) left out."""
+    return {
+        t.task_id: sorted(set(t.upstream_task_ids) - {PLANNER}) for t in dag.tasks if t.task_id != PLANNER
+    }
 
 
 def xcom_of(dag_run: Any, task_id: str, key: str = "return_value") -> Any:

@@ -22,7 +22,7 @@ from airflow_mlw.pipelines import (
     StepSequence,
 )
 from airflow_mlw.pipelines.graph import PipelineValidationError
-from tests.airflow_harness import run_dag, task_states
+from tests.airflow_harness import run_dag, step_upstreams, task_states
 
 COPY = """
 import argparse, os, sys
@@ -114,7 +114,7 @@ def test_dag_has_params_edges_and_no_io(workspace: Any, scripts: Path, tmp_path:
     assert registry.stat().st_mtime_ns == before, "building the DAG touched the registry"
     assert dag.params["n"] == 2 and dag.params.get_param("n").schema["type"] == "integer"
     assert dag.params["regenerate_outputs"] is False
-    assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == {"a": [], "b": ["a"], "c": ["b"]}
+    assert step_upstreams(dag) == {"a": [], "b": ["a"], "c": ["b"]}
     dag_run = run_dag(dag, {"n": 3, "mode": "slow"})
     assert task_states(dag_run) == {"a": "success", "b": "success", "c": "success"}
     from tests.airflow_harness import xcom_of
@@ -129,7 +129,7 @@ def test_step_sequence_and_fan_out(workspace: Any, scripts: Path) -> None:
     dag = Pipeline(workspace, steps=StepSequence(steps=[steps[0], [steps[1], steps[2]], steps[3]])).to_dag(
         "mlw_sequence"
     )
-    assert {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} == {
+    assert step_upstreams(dag) == {
         "s0": [],
         "s1": ["s0"],
         "s2": ["s0"],
