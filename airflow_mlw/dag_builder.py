@@ -86,10 +86,10 @@ def script_operator(
         kwargs["compute_options"] = compute_config
     if own_class:  # its trials run on the target (HyperDriveStep): it needs the target's kind
         kwargs.update(compute_kind=compute_kind, compute_config=compute_config)
-    if compute_kind == "cluster":
+    # A sweep's own task (HyperDriveStep) takes none of the nodes its trials run on.
+    if compute_kind == "cluster" and not own_class:
         kwargs["queue"] = compute_config.get("queue") or compute_target
-        if not own_class:  # a sweep's own task takes none of the nodes its trials run on
-            kwargs["pool"] = f"mlw-{compute_target}"
+        kwargs["pool"] = f"mlw-{compute_target}"
     return operator_class.partial(**kwargs) if partial else operator_class(**kwargs)
 
 

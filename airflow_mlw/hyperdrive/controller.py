@@ -20,6 +20,7 @@ from typing import Any
 from airflow_mlw.execution import records
 from airflow_mlw.hyperdrive.config import HyperDriveConfig
 from airflow_mlw.hyperdrive.policies import TruncationSelectionPolicy
+from airflow_mlw.hyperdrive.trials import SupervisorLost
 from airflow_mlw.registry.rows import RunRow
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Trial:
     run_id: str
     hyperparameters: dict[str, Any]
     internal: dict[str, Any]
+    #: Optuna's trial (a number: a trial an earlier attempt started, added to the study as running).
     optuna_trial: Any
     handle: Any = None
     reports: list[float] = field(default_factory=list)
@@ -95,6 +97,11 @@ class Sweep:
         """Run the sweep to its end; returns the sweep's final status."""
         try:
             status = self._loop()
+        except SupervisorLost:
+            log.error(
+                "sweep %s: its task lost its supervisor; the trials go on for the task's retry", self.run_id
+            )
+            raise
         except Exception as error:
             log.exception("sweep %s failed", self.run_id)
             self.error = f"{type(error).__name__}: {error}"
@@ -213,7 +220,7 @@ class Sweep:
         values = self.launcher.new_values(trial.handle, self.config.primary_metric_name)
         for value in values:
             trial.reports.append(value)
-            if trial.optuna_trial is not None:
+            if trial.optuna_trial is not None and not isinstance(trial.optuna_trial, int):
                 trial.optuna_trial.report(value, len(trial.reports))
         return bool(values)
 
@@ -293,9 +300,12 @@ class Sweep:
                 value=value,
                 params=trial.internal,
                 distributions={name: e.distribution() for name, e in expressions.items()},
+                # Optuna's own attributes (a grid's point): that point is not drawn again.
                 system_attrs=trial.system_attrs,
             )
         )
+        if state == optuna.trial.TrialState.RUNNING:  # told how it ended when it ends
+            trial.optuna_trial = study.trials[-1].number
 
     def _resume(self, study: Any, distributions: dict[str, Any]) -> list[Trial]:
         """The trials an earlier attempt recorded: ended ones told to Optuna, the others (their
@@ -321,6 +331,7 @@ class Sweep:
                 else:
                     self._tell(study, trial, states[trial.status])
             else:
+                self._tell(study, trial, optuna.trial.TrialState.RUNNING)
                 trial.handle = self.launcher.attach(run_id)
                 watched.append(trial)
         if self.recorded:

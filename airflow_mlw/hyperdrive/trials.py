@@ -203,6 +203,20 @@ def under_airflow_supervisor() -> bool:
     return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
 
 
+class SupervisorLost(Exception):
+    """The sweep's task lost its Airflow supervisor (its worker died): its trials go on, and the
+    task's retry resumes the sweep from them, so they are not stopped."""
+
+
+def _to_supervisor(message: Any) -> Any:
+    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+    try:
+        return SUPERVISOR_COMMS.send(message)
+    except (OSError, EOFError) as error:
+        raise SupervisorLost(f"the sweep's task lost its Airflow supervisor: {error}") from error
+
+
 @dataclass
 class PlacedTrial:
     """One trial's DAG run."""
@@ -233,7 +247,6 @@ class AirflowTrials:
         from datetime import UTC, datetime
 
         from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
-        from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
 
         from airflow_mlw.exceptions import MlwError
         from airflow_mlw.execution import records
@@ -241,7 +254,7 @@ class AirflowTrials:
         records.update_run(
             self.workspace, run_id, dag_id=self.trial_dag_id, dag_run_id=run_id, task_id="trial"
         )
-        answer = SUPERVISOR_COMMS.send(
+        answer = _to_supervisor(
             TriggerDagRun(
                 dag_id=self.trial_dag_id,
                 run_id=run_id,
@@ -288,10 +301,10 @@ class AirflowTrials:
             return row.status, error
         now = time.monotonic()
         if now >= trial.next_state_check:
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from airflow.sdk.execution_time.comms import GetDagRunState
 
             trial.next_state_check = now + DAG_RUN_POLL_SECONDS
-            trial.state = str(RuntimeTaskInstance.get_dagrun_state(trial.dag_id, trial.run_id))
+            trial.state = str(_to_supervisor(GetDagRunState(dag_id=trial.dag_id, run_id=trial.run_id)).state)
         if trial.state in ("success", "failed"):
             return ("Finished" if trial.state == "success" else "Failed"), error
         return None

@@ -1,12 +1,15 @@
 """A HyperDriveStep on the Celery stack of the scale-out test (PostgreSQL registry and metadata DB,
-Redis, S3 default datastore, two workers on the cluster's queue): each trial is a DAG run of the
-step's trial DAG, on the cluster's queue and pool, and the best trial's model goes downstream."""
+Redis, S3 default datastore, two workers on the cluster's queue, one on the default queue for the
+sweep's own task): each trial is a DAG run of the step's trial DAG, on the cluster's queue and
+pool, the best trial's model goes downstream, and a sweep whose worker is lost goes on from the
+trials it recorded when its task is retried."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +22,14 @@ from tests.train.test_hyperdrive_step import REGISTER
 
 TRAIN = (
     "import os, time\n_t0 = time.time()\n"
+    "if os.path.exists(os.environ['MLW_TEST_SLOW']):\n    time.sleep(4)\n"
     + SKLEARN_TRAIN
     + "run.log('worker', os.environ['MLW_TEST_WORKER'])\nrun.log('t0', _t0)\nrun.log('t1', time.time())\n"
 )
 
 DAG_FILE = """
+from datetime import timedelta
+
 from airflow_mlw.core import ScriptRunConfig, Workspace
 from airflow_mlw.core.compute import ClusterCompute, ComputeTarget
 from airflow_mlw.pipeline.core import Pipeline, PipelineData, TrainingOutput
@@ -47,7 +53,9 @@ register = PythonScriptStep(
     "register.py", arguments=["--model", model, "--metrics", metrics], inputs=[model, metrics],
     source_directory=SRC, compute_target=cluster,
 )
-dag = Pipeline(ws, [tune, register]).to_dag("hd_scale_out")
+dag = Pipeline(ws, [tune, register]).to_dag(
+    "hd_scale_out", default_args={{"retries": 2, "retry_delay": timedelta(seconds=1)}}
+)
 """
 
 
@@ -91,10 +99,16 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
     dags.mkdir()
     (dags / "hd_scale_out.py").write_text(DAG_FILE.format(src=str(src)))
 
-    def worker(name: str) -> dict[str, Any]:
+    slow = tmp_path / "slow"
+
+    def worker(name: str, queue: str = "cpu") -> dict[str, Any]:
         folder = tmp_path / "workers" / name
-        env = {"AIRFLOW__MLW__HOME": str(folder / "mlw-home"), "MLW_TEST_WORKER": name}
-        return {"queues": "cpu", "cwd": folder, "concurrency": 2, "env": env}
+        env = {
+            "AIRFLOW__MLW__HOME": str(folder / "mlw-home"),
+            "MLW_TEST_WORKER": name,
+            "MLW_TEST_SLOW": str(slow),
+        }
+        return {"queues": queue, "cwd": folder, "concurrency": 2, "env": env}
 
     env = {
         **settings,
@@ -103,10 +117,15 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_db,
         "AIRFLOW__CELERY__BROKER_URL": redis_server.url,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_db.replace("+psycopg2", ""),
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "cpu",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
         "AIRFLOW__MLW__HOME": str(tmp_path / "server-home"),
     }
-    workers = {name: worker(name) for name in ("worker-a", "worker-b")}
+    workers = {
+        "worker-a": worker("worker-a"),
+        "worker-b": worker("worker-b"),
+        "sweeps": worker("sweeps", "default"),
+    }
     with airflow_stack(dags, extra_env=env, workers=workers, parallelism=8) as stack:
         sync = subprocess.run(
             [str(Path(sys.executable).with_name("mlw")), "compute", "sync"],
@@ -142,3 +161,57 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
         model = Model(ws, "swept")
         best_file = Path(best.download_file("outputs/model.pkl", str(tmp_path / "best.pkl")))
         assert Path(model.download(str(tmp_path / "registered"))).read_bytes() == best_file.read_bytes()
+
+        # The sweep's worker is lost mid-sweep: the retried task goes on from the recorded trials.
+        slow.touch()
+        again = stack.trigger("hd_scale_out", conf=json.dumps({"regenerate_outputs": True}))
+        deadline = time.monotonic() + 240
+        while not any(r["status"] == "Finished" for r in recorded(ws, again).values()):
+            assert time.monotonic() < deadline, "no trial of the second sweep finished"
+            time.sleep(0.3)
+        before = recorded(ws, again)
+        stack.kill_worker("sweeps")
+        stack.start_worker("sweeps")
+        assert stack.wait("hd_scale_out", again, timeout=400)["state"] == "success", stack.log_tails(60)
+        attempts = tune_rows(ws, again)
+        assert [row.status for row in attempts] == ["Failed", "Finished"]
+        assert attempts[0].properties["error"] == f"the sweep went on in {attempts[1].id}"
+        resumed = HyperDriveStepRun(workspace=ws, run_id=attempts[1].id).get_children()
+        # Four trials in all, numbered once each; those recorded before the loss were not run again.
+        assert sorted(t.id.rsplit("_", 1)[1] for t in resumed) == ["0", "1", "2", "3"]
+        assert set(before) <= {t.id for t in resumed}
+        finished_before = [i for i, r in before.items() if r["status"] == "Finished"]
+        assert all(ws_run(ws, i).get_status() == "Finished" for i in finished_before)
+        sampled = [
+            json.loads(h)["--reg"]
+            for h in HyperDriveStepRun(workspace=ws, run_id=attempts[1].id).get_hyperparameters().values()
+        ]
+        assert sorted(sampled) == [0.01, 0.1, 10.0, 100.0]  # the grid, each point once
+
+
+def tune_rows(ws: Any, dag_run_id: str) -> list[Any]:
+    """The rows of the sweep task's attempts in a DAG run, oldest first."""
+    from sqlalchemy import select
+
+    from airflow_mlw.registry.rows import RunRow
+
+    with ws.store.session() as session:
+        rows = session.scalars(
+            select(RunRow)
+            .where(RunRow.dag_id == "hd_scale_out", RunRow.dag_run_id == dag_run_id, RunRow.task_id == "tune")
+            .order_by(RunRow.created_at)
+        ).all()
+        for row in rows:
+            session.expunge(row)
+        return list(rows)
+
+
+def recorded(ws: Any, dag_run_id: str) -> dict[str, Any]:
+    rows = tune_rows(ws, dag_run_id)
+    return dict((rows[-1].properties or {}).get("hyperdrive", {}).get("trials", {})) if rows else {}
+
+
+def ws_run(ws: Any, run_id: str) -> Any:
+    from airflow_mlw.runs.submitted import SubmittedRun
+
+    return SubmittedRun(ws, run_id)

@@ -28,7 +28,7 @@ args = parser.parse_args()
 run = Run.get_context()
 metrics = json.load(open(os.path.join(args.metrics, "metrics_data")))
 run.log("trials", len(metrics))
-run.log("best_auc", max(max(m["AUC"]) for m in metrics.values()))
+run.log("best_auc", max(max(m["AUC"]) for m in metrics.values() if "AUC" in m))
 Model.register(workspace=run.experiment.workspace, model_path=os.path.join(args.model, "model.pkl"), model_name="swept")
 """
 
