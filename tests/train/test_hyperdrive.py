@@ -271,3 +271,21 @@ def test_primary_metric_never_logged_fails_the_sweep_after_the_first_trial(
         run.wait_for_completion()
     assert run.get_status() == "Failed"
     assert len(run.get_children()) == 1  # said after the first trial, not at the end of four
+
+
+def test_estimator_sweep_replaces_a_script_param_of_the_same_name(workspace: Any, tmp_path: Path) -> None:
+    from airflow_mlw.train.estimator import Estimator
+
+    source = write_source(tmp_path / "src", "score.py", LOSS_ONLY)
+    estimator = Estimator(source, entry_script="score.py", script_params={"--x": 100, "--keep": "yes"})
+    config = HyperDriveConfig(
+        estimator=estimator,
+        hyperparameter_sampling=GridParameterSampling({"x": choice(1, 2)}),  # no dashes: "--x", as Azure
+        primary_metric_name="loss",
+        primary_metric_goal=PrimaryMetricGoal.MINIMIZE,
+    )
+    run = Experiment(workspace, "estimator").submit(config)
+    run.wait_for_completion()
+    arguments = sorted(tuple(c.get_details()["runDefinition"]["arguments"]) for c in run.get_children())
+    assert arguments == [("--keep", "yes", "--x", "1"), ("--keep", "yes", "--x", "2")]
+    assert run.get_best_run_by_primary_metric().get_metrics() == {"loss": 1}  # type: ignore[union-attr]
