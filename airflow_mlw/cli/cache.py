@@ -63,11 +63,16 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
         if previous and latest.reuse_key == previous.reuse_key
         else explain(previous.key_document if previous else None, latest.key_document)
     )
+    decided = None
+    if latest.reused_from_id:  # reused: decided ahead (never launched), or by the step's own task
+        decided = "planning task" if (latest.properties or {}).get("planned") else "step task"
     print_result(
         {
             "step": args.step,
             "latest": latest.id,
             "previous": previous.id if previous else None,
+            "reused_from": latest.reused_from_id,
+            "decided_by": decided,
             "changes": reasons,
         },
         args.json,

@@ -76,6 +76,7 @@ def plan_hits(
         ti = context["ti"]
         own = {"ti": SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id=task_id)}
         fields = records.handover_fields(hit)
+        fields["properties"] = {**fields["properties"], "planned": True}
         run_id = step._ensure_run_row(ws, own, reuse_key=key, key_document=document, **fields)
         hits[task_id] = step._handed_over(run_id, hit, key)
 

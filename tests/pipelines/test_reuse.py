@@ -228,6 +228,8 @@ def test_cache_cli_lists_explains_and_clears(workspace: Any, scripts: Path) -> N
 
     assert {row["step"] for row in run("list")} == {"prep", "train"}
     assert run("explain", "train")["changes"] == ["argument 0.1 -> 0.3"]
-    assert run("explain", "prep")["changes"] == ["reused: same key"]
+    explained = run("explain", "prep")
+    assert explained["changes"] == ["reused: same key"]
+    assert (explained["decided_by"], bool(explained["reused_from"])) == ("planning task", True)
     assert run("clear")["cleared"] >= 4
     assert reused(submit(workspace, build(workspace, scripts))) == {"prep": False, "train": False}

@@ -85,3 +85,23 @@ def test_changed_step_runs_with_its_consumer_after_planned_hits(workspace: Any, 
     assert reused(changed) == {"prep": True, "train": False}
     (train,) = changed.find_step_run("train")
     assert train.get_metrics() == {"alpha": 0.2}, "the consumer of a planned hit read its handed-over output"
+
+
+def test_planner_error_leaves_every_step_to_decide_in_task(
+    workspace: Any,
+    scripts: Path,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    import airflow_mlw.execution.planning as planning
+
+    submit(workspace, build(workspace, scripts))
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise RuntimeError("registry unreachable while planning")
+
+    monkeypatch.setattr(planning, "plan_hits", broken)  # a fault in the planner, not a stand-in
+    run = submit(workspace, build(workspace, scripts))
+    states = {task: state for task, (state, _) in task_instances(run).items()}
+    assert states == {"mlw_plan": "success", "prep": "success", "train": "success"}
+    assert reused(run) == {"prep": True, "train": True}, "each step found its hit itself"
+    assert xcom(run, "mlw_plan") == {"reused": [], "planned": False}
