@@ -332,7 +332,7 @@ class Sweep:
                     self._tell(study, trial, states[trial.status])
             else:
                 self._tell(study, trial, optuna.trial.TrialState.RUNNING)
-                trial.handle = self.launcher.attach(run_id)
+                trial.handle = self.launcher.attach(run_id, trial.number, trial.hyperparameters)
                 watched.append(trial)
         if self.recorded:
             log.info(

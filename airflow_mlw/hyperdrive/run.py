@@ -20,8 +20,9 @@ from airflow_mlw.naming import safe_id
 from airflow_mlw.runs.pipeline_run import StepRun
 from airflow_mlw.runs.submitted import SubmittedRun
 
-#: Controller threads of the sweeps this process drives, by sweep run id.
+#: Controller threads of the sweeps this process drives, and the sweeps, by sweep run id.
 _controllers: dict[str, threading.Thread] = {}
+_sweeps: dict[str, Sweep] = {}
 
 
 class HyperDriveRun(SubmittedRun):
@@ -48,8 +49,29 @@ class HyperDriveRun(SubmittedRun):
         return super().get_children(recursive, tags, properties)
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, **_: Any) -> dict[str, Any]:
-        """Each trial's metrics, by trial run id (Azure's ``HyperDriveRun.get_metrics()``)."""
-        return {child.id: child.get_metrics(name) for child in self.get_children()}
+        """Each trial's metrics, by trial run id (Azure's ``HyperDriveRun.get_metrics()``); a trial
+        still running reports what its script logged so far."""
+        metrics = {}
+        for child in self.get_children():
+            stored = child.get_metrics(name)
+            if not stored and child.get_status() in ("Queued", "Running"):
+                stored = records.fold_metrics(
+                    (metric, "scalar", value)
+                    for metric, values in self._live(child).items()
+                    for value in values
+                    if name is None or metric == name
+                )
+            metrics[child.id] = stored
+        return metrics
+
+    def _live(self, child: Any) -> dict[str, list[Any]]:
+        """A running trial's scalars so far: from the controller when it runs in this process, else
+        as its task recorded them (a deployment's trial)."""
+        sweep = _sweeps.get(self._sweep_id())
+        for trial in sweep.trials if sweep is not None else []:
+            if trial.run_id == child.id and hasattr(trial.handle, "live"):
+                return {k: list(v) for k, v in trial.handle.live.items()}
+        return dict((child._row().properties or {}).get("live") or {})
 
     def get_hyperparameters(self) -> dict[str, str]:
         """Each trial's sampled values as a JSON string, by trial run id (as Azure gives them)."""
@@ -166,7 +188,7 @@ def submit_in_process(experiment: Any, config: HyperDriveConfig, tags: dict[str,
     )
     sweep = Sweep(workspace, run_id, config, launcher)
     thread = threading.Thread(target=sweep.run, name=f"mlw-sweep-{run_id}")
-    _controllers[run_id] = thread
+    _controllers[run_id], _sweeps[run_id] = thread, sweep
     thread.start()
     return HyperDriveRun(workspace, run_id)
 

@@ -58,7 +58,8 @@ class RunningTrial:
     outcome: str | None = None
     error: str | None = None
     read_offset: int = 0
-    seen: list[float] = field(default_factory=list)
+    #: What the script logged so far (scalars, name -> values): its live metrics.
+    live: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -165,9 +166,11 @@ class InProcessTrials:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if record.get("kind") == "scalar" and record.get("name") == metric and not record.get("run"):
-                if isinstance(record.get("value"), int | float):
-                    values.append(float(record["value"]))
+            if record.get("kind") != "scalar" or record.get("run"):
+                continue
+            trial.live.setdefault(record["name"], []).append(record.get("value"))
+            if record.get("name") == metric and isinstance(record.get("value"), int | float):
+                values.append(float(record["value"]))
         return values
 
     def outcome(self, trial: RunningTrial) -> tuple[str, str | None] | None:
@@ -270,9 +273,26 @@ class AirflowTrials:
             raise MlwError(f"cannot start trial {run_id} as a run of DAG {self.trial_dag_id}: {answer.error}")
         return PlacedTrial(run_id, self.trial_dag_id)
 
-    def attach(self, run_id: str) -> PlacedTrial:
-        """A trial started by an earlier attempt of the sweep's task."""
-        return PlacedTrial(run_id, self.trial_dag_id)
+    def attach(self, run_id: str, number: int, hyperparameters: dict[str, Any]) -> PlacedTrial:
+        """A trial an earlier attempt of the sweep's task recorded; started now if that attempt
+        was lost before it triggered its DAG run."""
+        trial = PlacedTrial(run_id, self.trial_dag_id)
+        if self._dag_run_state(trial) is None:
+            return self.start(run_id, number, hyperparameters)
+        return trial
+
+    def _dag_run_state(self, trial: PlacedTrial) -> str | None:
+        """The state of the trial's DAG run (``None``: there is none)."""
+        from airflow.sdk.execution_time.comms import ErrorResponse, GetDagRunState
+
+        from airflow_mlw.exceptions import MlwError
+
+        answer = _to_supervisor(GetDagRunState(dag_id=trial.dag_id, run_id=trial.run_id))
+        if isinstance(answer, ErrorResponse):
+            if "not_found" in str(answer.detail) or "not found" in str(answer.detail):
+                return None
+            raise MlwError(f"trial {trial.run_id}: cannot read the state of its DAG run: {answer.detail}")
+        return str(answer.state)
 
     def _row(self, trial: PlacedTrial) -> Any:
         from airflow_mlw.registry.rows import RunRow
@@ -286,7 +306,7 @@ class AirflowTrials:
     def new_values(self, trial: PlacedTrial, metric: str) -> list[float]:
         row = self._row(trial)
         live = ((row.properties or {}).get("live") or {}).get(metric, []) if row is not None else []
-        fresh = [float(v) for v in live[trial.values_seen :]]
+        fresh = [float(v) for v in live[trial.values_seen :] if isinstance(v, int | float)]
         trial.values_seen += len(fresh)
         return fresh
 
@@ -301,10 +321,10 @@ class AirflowTrials:
             return row.status, error
         now = time.monotonic()
         if now >= trial.next_state_check:
-            from airflow.sdk.execution_time.comms import GetDagRunState
-
             trial.next_state_check = now + DAG_RUN_POLL_SECONDS
-            trial.state = str(_to_supervisor(GetDagRunState(dag_id=trial.dag_id, run_id=trial.run_id)).state)
+            trial.state = self._dag_run_state(trial) or "gone"
+        if trial.state == "gone":
+            return "Failed", error or f"the DAG run of trial {trial.run_id} is gone"
         if trial.state in ("success", "failed"):
             return ("Finished" if trial.state == "success" else "Failed"), error
         return None

@@ -188,8 +188,8 @@ def earlier_attempt_trials(ws: Workspace, run_id: str, ti: Any) -> dict[str, Any
 
 class HyperDriveTrialMixin:
     """One trial as a task of the trial DAG: the run id and sampled values come with the DAG run's
-    ``conf``; while the script runs, the primary metric's values go to the trial's run row
-    (``properties["live"]``) for the sweep's policy, and a stop asked on the row stops the script."""
+    ``conf``; while the script runs, what it logged goes to the trial's run row (``properties[
+    "live"]``: the sweep's policy reads it), and a stop asked on the row stops the script."""
 
     #: Seconds between two looks at the script's metrics file and the trial's row.
     WATCH_SECONDS = 0.25
@@ -207,7 +207,7 @@ class HyperDriveTrialMixin:
         self.run_id = conf["trial_run_id"]
         self.arguments = trial_arguments(list(self.arguments), conf.get("hyperparameters") or {})
         done = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(conf.get("primary_metric"), done), daemon=True)
+        watcher = threading.Thread(target=self._watch, args=(done,), daemon=True)
         watcher.start()
         try:
             return super().execute(context)  # type: ignore[misc]
@@ -215,7 +215,7 @@ class HyperDriveTrialMixin:
             done.set()
             watcher.join(5)
 
-    def _watch(self, metric: str | None, done: threading.Event) -> None:
+    def _watch(self, done: threading.Event) -> None:
         from airflow_mlw.hyperdrive.trials import STOP_TAG
         from airflow_mlw.operators.datastore import workspace_or_configured
         from airflow_mlw.registry.rows import RunRow
@@ -229,31 +229,33 @@ class HyperDriveTrialMixin:
             if stop:
                 self.on_kill()  # type: ignore[attr-defined]
                 continue
-            values = self._logged(metric)
-            if len(values) > sent:
-                sent = len(values)
+            live = self._logged()
+            count = sum(len(values) for values in live.values())
+            if count > sent:
+                sent = count
                 with ws.store.session(write=True) as session:
                     row = session.get(RunRow, self.run_id)
                     if row is not None and row.status == "Running":
-                        row.properties = {**(row.properties or {}), "live": {metric: values}}
+                        row.properties = {**(row.properties or {}), "live": live}
 
-    def _logged(self, metric: str | None) -> list[float]:
+    def _logged(self) -> dict[str, list[Any]]:
+        """The scalars the script logged so far, name -> values."""
         folder = getattr(self, "_run_folder", None)
-        if not metric or folder is None:
-            return []
+        if folder is None:
+            return {}
         try:
             lines = (Path(folder) / "metrics.jsonl").read_text().splitlines()
         except OSError:
-            return []
-        values = []
+            return {}
+        live: dict[str, list[Any]] = {}
         for line in lines:
             try:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if record.get("kind") == "scalar" and record.get("name") == metric and not record.get("run"):
-                values.append(record.get("value"))
-        return [float(v) for v in values if isinstance(v, int | float)]
+            if record.get("kind") == "scalar" and not record.get("run"):
+                live.setdefault(record["name"], []).append(record.get("value"))
+        return live
 
 
 def trial_dag(sweep: HyperDriveStepOperator, compute_kind: str, compute_config: dict[str, Any]) -> Any:

@@ -35,7 +35,8 @@ joblib.dump(model, "outputs/model.pkl")
 """
 
 #: Logs ``score`` ``--steps`` times, one value every ``--pause`` seconds: ``--quality`` plus a
-#: small climb. Writes its pid to ``pids/<quality>-<pid>`` in ``--pid_dir`` first.
+#: small climb. Writes its pid to ``<quality>-<pid>`` in ``--pid_dir`` first, then waits until
+#: ``--barrier`` trials have.
 EPOCHS = """\
 import argparse, os, time
 from airflow_mlw.core import Run
@@ -45,9 +46,13 @@ parser.add_argument("--quality", type=float, default=1.0)
 parser.add_argument("--steps", type=int, default=10)
 parser.add_argument("--pause", type=float, default=0.2)
 parser.add_argument("--pid_dir", type=str, default="")
+parser.add_argument("--barrier", type=int, default=0)
 args = parser.parse_args()
 if args.pid_dir:
     open(os.path.join(args.pid_dir, f"{args.quality}-{os.getpid()}"), "w").close()
+    deadline = time.time() + 30
+    while len(os.listdir(args.pid_dir)) < args.barrier and time.time() < deadline:
+        time.sleep(0.02)  # the trials start logging together
 run = Run.get_context()
 for step in range(args.steps):
     time.sleep(args.pause)

@@ -289,3 +289,27 @@ def test_estimator_sweep_replaces_a_script_param_of_the_same_name(workspace: Any
     arguments = sorted(tuple(c.get_details()["runDefinition"]["arguments"]) for c in run.get_children())
     assert arguments == [("--keep", "yes", "--x", "1"), ("--keep", "yes", "--x", "2")]
     assert run.get_best_run_by_primary_metric().get_metrics() == {"loss": 1}  # type: ignore[union-attr]
+
+
+def test_a_running_trials_metrics_arrive_live(workspace: Any, tmp_path: Path) -> None:
+    source = write_source(tmp_path / "src", "epochs.py", EPOCHS)
+    config = sweep(
+        source,
+        "epochs.py",
+        GridParameterSampling({"--quality": choice(5.0)}),
+        metric="score",
+        arguments=["--steps", "300", "--pause", "0.05"],
+    )
+    run = Experiment(workspace, "live").submit(config)
+    deadline = time.monotonic() + 60
+    while True:
+        children = run.get_children()
+        live = run.get_metrics()[children[0].id].get("score") if children else None
+        if isinstance(live, list) and len(live) >= 3:
+            break
+        assert time.monotonic() < deadline, "no live metric arrived"
+        time.sleep(0.1)
+    assert children[0].get_status() == "Running"
+    assert live[:3] == [5.0, 5.01, 5.02]
+    run.cancel()
+    assert children[0].get_status() == "Canceled"

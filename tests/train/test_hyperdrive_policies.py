@@ -76,7 +76,9 @@ def test_policy_cancels_the_clearly_worse_trial(workspace: Any, tmp_path: Path, 
     source = write_source(tmp_path / "src", "epochs.py", EPOCHS)
     config = HyperDriveConfig(
         run_config=ScriptRunConfig(
-            source, "epochs.py", arguments=["--steps", "12", "--pause", "0.15", "--pid_dir", str(pids)]
+            source,
+            "epochs.py",
+            arguments=["--steps", "12", "--pause", "0.15", "--pid_dir", str(pids), "--barrier", "2"],
         ),
         hyperparameter_sampling=GridParameterSampling({"--quality": choice(1.0, 0.0)}),
         policy=policy,
