@@ -68,9 +68,9 @@ def script_operator(
 
     # A step with an operator of its own names it (HyperDriveStep); the rest go by compute kind.
     own_class = step.pop("operator_class", None)
-    operator_class = (
-        loaded_class_path(own_class) if own_class else script_operator_class(compute_kind, environment)
-    )
+    # A ParallelRunStep's tasks: the script operator of the kind, with their roles (``operator_path``).
+    path = own_class or step.pop("operator_path", None)
+    operator_class = loaded_class_path(path) if path else script_operator_class(compute_kind, environment)
     kwargs: dict[str, Any] = {
         "task_id": task_id,
         "source_directory": source_directory,
@@ -204,7 +204,7 @@ def parallel_step_tasks(task_id: str, node_count: int, step: dict[str, Any]) -> 
 
     group: TaskGroup = TaskGroupContext.get_current()  # type: ignore[call-arg,assignment]
     parallel = {"parallel_step": group.child_id(task_id)}
-    step = {**step, "operator_class": _parallel_class(step["compute_kind"], step["environment"])}
+    step = {**step, "operator_path": _parallel_class(step["compute_kind"], step["environment"])}
     plan = script_operator(task_id=f"{task_id}__plan", parallel_role="plan", **parallel, **step)
     batches = script_operator(
         task_id=f"{task_id}__batches",
@@ -293,6 +293,7 @@ def pipeline_dag(
     **dag_kwargs: Any,
 ) -> Any:
     from airflow.sdk import DAG
+    from airflow.sdk.definitions.param import ParamsDict
 
     if schedule is not None:
         schedule = _checked_schedule(pipeline, schedule)
@@ -312,8 +313,12 @@ def pipeline_dag(
         params={**dag_params(pipeline), **dag_kwargs.pop("params", {})},
         **dag_kwargs,
     ) as dag:
+        # Each operator would deep-copy the DAG's Params (parsed every 30 s); tasks need no copy:
+        # Airflow merges the DAG's Params into each task's when it runs (process_params).
+        params, dag.params = dag.params, ParamsDict()
         _wire(pipeline, experiment_name)
         _plan_ahead(dag, pipeline.workspace)
+        dag.params = params
     return dag
 
 

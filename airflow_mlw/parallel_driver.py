@@ -171,6 +171,11 @@ _BATCHES: dict[int, Batch] = {}
 
 def _worker(connection: Connection, entry: str, arguments: list[str], output_action: str) -> None:
     """One worker process: import the entry script, ``init()`` once, then ``run()`` per batch."""
+    if sys.platform == "linux":  # killed with the driver, even when the driver is SIGKILLed
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     _install_user_modules()
     sys.argv = [entry, *arguments]
     sys.path.insert(0, os.path.dirname(os.path.abspath(entry)))

@@ -123,11 +123,19 @@ class AirflowStack:
         )
 
     def kill_worker(self, name: str) -> None:
-        """SIGKILL the worker and every task process it started (as a lost machine would)."""
+        """SIGKILL the worker and every task process it started (as a lost machine would): Airflow's
+        supervisor puts each task runner in a process group of its own, so its descendants are
+        killed one by one, not only the worker's group."""
         import signal
 
+        import psutil
+
         process = self.worker_processes.pop(name)
+        descendants = psutil.Process(process.pid).children(recursive=True)
         os.killpg(process.pid, signal.SIGKILL)
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         process.wait()
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:

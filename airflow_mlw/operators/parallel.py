@@ -164,7 +164,8 @@ class ParallelRunMixin(MlwScriptOperator):
             return super()._command_arguments(inputs, staging)
         store = staging[BATCHES]
         self._store = store
-        backend = ws_backend(self)
+        # One backend (and client) for listing and committing: a new S3 client takes a second.
+        self._batch_backend = backend = ws_backend(self)
         prefix = store_prefix(self._plan["salt"])
         done = [Path(info.path).stem for info in backend.list(prefix) if info.path.endswith(".txt")]
         (store / ".done").write_text("\n".join(done))
@@ -193,7 +194,7 @@ class ParallelRunMixin(MlwScriptOperator):
         if self.parallel_role != "batches":
             super().run_script(ws, execution, environ, arguments)
             return
-        committer = BatchCommitter(ws.get_default_datastore().backend, self._store, self._plan["salt"])
+        committer = BatchCommitter(self._batch_backend, self._store, self._plan["salt"])
         committer.start()
         try:
             super().run_script(ws, execution, environ, arguments)

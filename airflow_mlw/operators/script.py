@@ -61,6 +61,19 @@ class MlwScriptOperator(BaseOperator):
     #: A distributed job's processes (set per operator when not 1).
     process_count = 1
     processes_per_node: int | None = None
+    # Defaults of the optional arguments, set on an operator only when it differs (below).
+    environment_name = "default"
+    environment_spec: dict[str, Any] = {}  # noqa: RUF012  (read-only defaults)
+    compute_target = "local"
+    inputs: list[StepInput] = []  # noqa: RUF012
+    outputs: list[dict[str, Any]] = []  # noqa: RUF012
+    step_params: dict[str, Any] = {}  # noqa: RUF012
+    step_name: str | None = None
+    allow_reuse = True
+    step_version: str | None = None
+    run_id: str | None = None
+    experiment_name: str | None = None
+    workspace: Workspace | None = None
 
     def __init__(
         self,
@@ -88,23 +101,29 @@ class MlwScriptOperator(BaseOperator):
         self.source_directory = source_directory
         self.script = script
         self.arguments = [str(a) for a in arguments or []]
-        self.environment_name = environment_name
-        self.environment_spec = environment_spec or {}
-        self.compute_target = compute_target
-        self.inputs = inputs or []
-        self.outputs = outputs or []
-        self.step_params = step_params or {}
-        self.step_name = step_name
-        self.allow_reuse = allow_reuse
-        self.step_version = step_version
         # Set only when not the class default: each attribute goes through BaseOperator.__setattr__,
         # and DAG files with many steps are parsed every 30 s.
+        given = {
+            "environment_name": environment_name,
+            "environment_spec": environment_spec or None,
+            "compute_target": compute_target,
+            "inputs": inputs or None,
+            "outputs": outputs or None,
+            "step_params": step_params or None,
+            "step_name": step_name,
+            "allow_reuse": allow_reuse,
+            "step_version": step_version,
+            "run_id": run_id,
+            "experiment_name": experiment_name,
+            "workspace": workspace,
+        }
+        cls = type(self)
+        for name, value in given.items():
+            if value is not None and value != getattr(cls, name):
+                setattr(self, name, value)
         if process_count != 1 or processes_per_node is not None:
             self.process_count = process_count
             self.processes_per_node = processes_per_node
-        self.run_id = run_id
-        self.experiment_name = experiment_name
-        self.workspace = workspace
 
     @property
     def mlw_environment(self) -> Environment:

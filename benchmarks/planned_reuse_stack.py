@@ -1,0 +1,122 @@
+"""Issue 19 figures on a real deployment: a fully reused 20-step chain, planned ahead.
+
+Airflow's api-server, scheduler and dag-processor on loopback (LocalExecutor, 2 slots, SQLite
+metadata DB, SQLite registry) run, in the same stack and alternating: the 20-step pipeline chain
+(first run, then reused runs), a one-task DAG (one no-op PythonOperator) and 20 chained
+EmptyOperators. Durations are the DAG runs' start and end dates; medians of 3 rounds.
+Targets: reused chain <= 1.5x the one-task DAG and <= 0.15x the 20 EmptyOperators.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from _report import report  # noqa: E402
+
+DAG_FILE = """
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from airflow_mlw.core import Workspace
+from airflow_mlw.pipelines import Pipeline, PipelineData, PythonScriptStep
+
+ws = Workspace.from_config()
+steps, previous = [], None
+for i in range(20):
+    out = PipelineData(f"out{{i}}")
+    inputs = [previous] if previous is not None else []
+    steps.append(PythonScriptStep(
+        "step.py", name=f"s{{i}}", source_directory={source!r}, arguments=[out, *inputs],
+        inputs=inputs, outputs=[out],
+    ))
+    previous = out
+chain = Pipeline(ws, steps).to_dag("bench_chain20")
+
+with DAG("bench_one_task", schedule=None) as one_task:
+    PythonOperator(task_id="noop", python_callable=lambda: None)
+
+with DAG("bench_empty20", schedule=None) as empty20:
+    previous = None
+    for i in range(20):
+        task = EmptyOperator(task_id=f"t{{i}}")
+        if previous is not None:
+            previous >> task
+        previous = task
+"""
+STEP = (
+    "import os, sys\nos.makedirs(sys.argv[1], exist_ok=True)\n"
+    "text = open(os.path.join(sys.argv[2], 'x')).read() if len(sys.argv) > 2 else ''\n"
+    "open(os.path.join(sys.argv[1], 'x'), 'w').write(text + 'x')\n"
+)
+
+
+def seconds(row: dict) -> float:  # type: ignore[type-arg]
+    start, end = (datetime.fromisoformat(str(row[k])) for k in ("start_date", "end_date"))
+    return (end - start).total_seconds()
+
+
+def main() -> None:
+    from tests.airflow_stack import airflow_stack
+
+    scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-planned-"))
+    (scratch / "src").mkdir()
+    (scratch / "src" / "step.py").write_text(STEP)
+    (scratch / "dags").mkdir()
+    (scratch / "dags" / "bench.py").write_text(DAG_FILE.format(source=str(scratch / "src")))
+    env = {
+        "AIRFLOW__MLW__REGISTRY_URL": f"sqlite:///{scratch / 'registry.db'}",
+        "AIRFLOW__MLW__HOME": str(scratch / "mlw-home"),
+    }
+    os.environ.update(env)
+    rounds: dict[str, list[float]] = {"reused": [], "one": [], "empty": []}
+    with airflow_stack(scratch / "dags", parallelism=2, extra_env=env) as stack:
+        stack.wait_for_dags(["bench_chain20", "bench_one_task", "bench_empty20"])
+
+        def run(dag_id: str) -> float:
+            row = stack.wait(dag_id, stack.trigger(dag_id))
+            assert row["state"] == "success", (row, stack.log_tails())
+            return seconds(row)
+
+        first = run("bench_chain20")
+        for _ in range(3):
+            rounds["reused"].append(run("bench_chain20"))
+            rounds["one"].append(run("bench_one_task"))
+            rounds["empty"].append(run("bench_empty20"))
+    reused, one, empty = (statistics.median(rounds[k]) for k in ("reused", "one", "empty"))
+    report(
+        "planned reuse (LocalExecutor): fully reused 20-step chain vs a one-task DAG, time ratio",
+        f"{reused:.2f} s",
+        f"{one:.2f} s",
+        reused / one,
+        "<= 1.5",
+        line=f"fully reused 20-step chain vs one-task DAG: {reused:.2f}s vs {one:.2f}s, ratio {reused / one:.2f} [<= 1.5]",
+    )
+    report(
+        "planned reuse (LocalExecutor): fully reused 20-step chain vs 20 chained EmptyOperators, time ratio",
+        f"{reused:.2f} s",
+        f"{empty:.2f} s",
+        reused / empty,
+        "<= 0.15",
+        line=f"  vs 20 chained EmptyOperators: {empty:.2f}s, ratio {reused / empty:.2f} [<= 0.15]",
+    )
+    report(
+        "planned reuse (LocalExecutor): reused run vs first run of the 20-step chain, time ratio",
+        f"{reused:.2f} s",
+        f"{first:.2f} s",
+        reused / first,
+        "reported",
+        line=f"  vs the first (computing) run: {first:.2f}s, ratio {reused / first:.2f}",
+    )
+
+
+if __name__ == "__main__":
+    main()
