@@ -103,29 +103,41 @@ def test_grid_sweep_runs_every_combination_as_child_runs_two_at_a_time(
     assert Experiment(workspace, "grid").get_runs()[0].id == run.id  # the sweep, as a run of the experiment
 
 
-def test_random_sweep_is_reproducible_with_its_seed(workspace: Any, tmp_path: Path) -> None:
-    source = write_source(tmp_path / "src", "score.py", LOSS_ONLY)
-    space = {"--x": uniform(-1, 1), "--k": randint(5), "--q": quniform(0, 10, 2), "--n": normal(0, 1)}
+def test_random_sweep_of_sklearn_script_is_reproducible_with_its_seed(workspace: Any, tmp_path: Path) -> None:
+    source = write_source(tmp_path / "src", "train.py", SKLEARN_TRAIN)
+    (tmp_path / "src" / "score.py").write_text(LOSS_ONLY)
 
-    def sampled(seed: int) -> list[dict[str, Any]]:
+    def sampled(
+        script: str, space: dict[str, Any], seed: int, metric: str
+    ) -> tuple[list[dict[str, Any]], Any]:
         config = sweep(
             source,
-            "score.py",
+            script,
             RandomParameterSampling(space, properties={"seed": seed}),
-            metric="loss",
-            primary_metric_goal=PrimaryMetricGoal.MINIMIZE,
-            max_total_runs=3,
-            max_concurrent_runs=3,
+            metric=metric,
+            primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+            max_total_runs=2,
+            max_concurrent_runs=2,
         )
         run = Experiment(workspace, "random").submit(config)
         run.wait_for_completion()
         assert run.get_status() == "Finished"
         by_trial = run.get_hyperparameters()
-        return [json.loads(by_trial[c.id]) for c in run.get_children()]
+        return [json.loads(by_trial[c.id]) for c in run.get_children()], run
 
-    first, again, other = sampled(7), sampled(7), sampled(8)
-    assert first == again and first != other
-    for values in first:
+    sklearn_space = {"--reg": loguniform(-3, 3), "--max_iter": randint(200)}
+    first, run = sampled("train.py", sklearn_space, 7, "AUC")
+    again, _ = sampled("train.py", sklearn_space, 7, "AUC")
+    assert first == again  # the same seed draws the same configurations
+    metrics = run.get_metrics()
+    assert all(0.5 < m["AUC"] <= 1 for m in metrics.values())
+    best = run.get_best_run_by_primary_metric()
+    assert best is not None and metrics[best.id]["AUC"] == max(m["AUC"] for m in metrics.values())
+    space = {"--x": uniform(-1, 1), "--k": randint(5), "--q": quniform(0, 10, 2), "--n": normal(0, 1)}
+    seven, _ = sampled("score.py", space, 7, "loss")
+    eight, _ = sampled("score.py", space, 8, "loss")
+    assert seven != eight
+    for values in seven + eight:
         assert -1 <= values["--x"] <= 1 and values["--k"] in range(5) and values["--q"] % 2 == 0
 
 
