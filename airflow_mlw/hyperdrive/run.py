@@ -196,10 +196,48 @@ def submit_in_process(experiment: Any, config: HyperDriveConfig, tags: dict[str,
 def submit_sweep(
     experiment: Any, config: HyperDriveConfig, tags: dict[str, str] | None = None
 ) -> HyperDriveRun:
-    """``experiment.submit(hd_config)``."""
+    """``experiment.submit(hd_config)``: in this process, or with ``[mlw] api_url`` on the
+    deployment, as a one-step pipeline whose step is the sweep (its trials placed by Airflow)."""
     if experiment.workspace.settings.api_url:
-        raise MlwError(
-            "HyperDrive sweeps run in-process for now (unset [mlw] api_url); on a deployment use a "
-            "HyperDriveStep in a pipeline"
-        )
+        return submit_over_rest(experiment, config, tags or {})
     return submit_in_process(experiment, config, tags or {})
+
+
+#: The step name of a sweep submitted over REST.
+SWEEP_STEP = "hyperdrive"
+
+
+def submit_over_rest(experiment: Any, config: HyperDriveConfig, tags: dict[str, str]) -> HyperDriveRun:
+    from airflow_mlw.pipelines.graph import Pipeline
+    from airflow_mlw.pipelines.hyperdrive_step import HyperDriveStep
+    from airflow_mlw.runs.triggering import submit_over_rest as submit_pipeline
+
+    step = HyperDriveStep(SWEEP_STEP, config, allow_reuse=False)
+    run = submit_pipeline(Pipeline(experiment.workspace, [step]), experiment.name, {}, tags)
+    return HyperDriveOverRestRun(experiment.workspace, run.id)
+
+
+class HyperDriveOverRestRun(HyperDriveRun):
+    """A sweep submitted over REST: the pipeline run of its one step; the sweep's methods read the
+    step's run (its trials are that run's children), status and cancel are the pipeline run's."""
+
+    def _sweep_id(self) -> str:
+        from airflow_mlw.runs.pipeline_run import PipelineRun
+
+        steps = [s for s in PipelineRun(self.workspace, self.id).get_steps() if s.name == SWEEP_STEP]
+        return steps[-1].id if steps else self.id
+
+    def get_status(self) -> str:
+        from airflow_mlw.runs.pipeline_run import PipelineRun
+
+        return PipelineRun(self.workspace, self.id).get_status()
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict[str, Any]:
+        from airflow_mlw.runs.pipeline_run import PipelineRun
+
+        PipelineRun(self.workspace, self.id).wait_for_completion(
+            show_output=False, raise_on_error=raise_on_error
+        )
+        return super().wait_for_completion(show_output, wait_post_processing, raise_on_error)

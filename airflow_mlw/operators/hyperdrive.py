@@ -286,8 +286,12 @@ def trial_dag(sweep: HyperDriveStepOperator, compute_kind: str, compute_config: 
     if compute_kind == "cluster":
         kwargs["queue"] = compute_config.get("queue") or sweep.compute_target
         kwargs["pool"] = f"mlw-{sweep.compute_target}"
+    # Never paused: its runs are started by the sweep, which waits for them.
     with DAG(
-        f"{sweep.dag_id}.{sweep.task_id}.trials", schedule=None, tags=["mlw", "hyperdrive-trials"]
+        f"{sweep.dag_id}.{sweep.task_id}.trials",
+        schedule=None,
+        tags=["mlw", "hyperdrive-trials"],
+        is_paused_upon_creation=False,
     ) as dag:
         trial_class(**kwargs)
     return dag
