@@ -43,8 +43,9 @@ def plan_hits(
     if regenerate:
         return {}
     by_id = {step.task_id: step for step in steps}
-    hits: dict[str, dict[str, Any]] = {}
+    found: dict[str, tuple[Any, str, dict[str, Any]]] = {}  # task id -> (hit, key, document)
     settled: set[str] = set()
+    datastores: dict[Any, Any] = {}  # looked up once for the whole run
 
     def decide(task_id: str) -> None:
         if task_id in settled:
@@ -58,28 +59,52 @@ def plan_hits(
             if isinstance(item, UpstreamOutput):
                 if item.producer_task in by_id:
                     decide(item.producer_task)
-                produced = hits.get(item.producer_task, {}).get("outputs", {}).get(item.output)
+                producer = found.get(item.producer_task)
+                produced = (producer[0].outputs or {}).get(item.output) if producer else None
                 if produced is None:
                     return  # produced by a step that runs (or not a script step): decided in-task
                 bound.append(item.replace(record=produced))
             else:
                 bound.append(item.bind(context))
         try:
-            document = step.reuse_document(ws, bound)
+            document = step.reuse_document(ws, bound, datastores)
         except Exception as error:  # the task meets the same error and records it
             log.info("%s is decided when it runs: %s", step.step_name, str(error).splitlines()[0])
             return
         key = reuse.reuse_key(document)
         hit = reuse.find_hit(ws, key)
-        if hit is None:
-            return
-        ti = context["ti"]
-        own = {"ti": SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id=task_id)}
-        fields = records.handover_fields(hit)
-        fields["properties"] = {**fields["properties"], "planned": True}
-        run_id = step._ensure_run_row(ws, own, reuse_key=key, key_document=document, **fields)
-        hits[task_id] = step._handed_over(run_id, hit, key)
+        if hit is not None:
+            found[task_id] = (hit, key, document)
 
     for task_id in by_id:
         decide(task_id)
-    return hits
+    return _record_hits(ws, context, by_id, found)
+
+
+def _record_hits(
+    ws: Workspace, context: Context, by_id: dict[str, Any], found: dict[str, tuple[Any, str, dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Each hit's row written as its task would (handed over, marked planned), all in one
+    transaction; the results the tasks would have returned."""
+    if not found:
+        return {}
+    ti = context["ti"]
+    parent = records.pipeline_run_id(ws, ti.dag_id, ti.run_id)
+    new, ids = [], {}
+    for task_id, (hit, key, document) in found.items():
+        step = by_id[task_id]
+        fields = records.handover_fields(hit)
+        fields["properties"] = {**fields["properties"], "planned": True}
+        if step.run_id is not None:  # made at submission
+            records.update_run(ws, step.run_id, reuse_key=key, key_document=document, **fields)
+            ids[task_id] = step.run_id
+            continue
+        own = SimpleNamespace(dag_id=ti.dag_id, run_id=ti.run_id, task_id=task_id)
+        new.append(
+            (task_id, step.new_run_fields(own, parent, reuse_key=key, key_document=document, **fields))
+        )
+    ids.update(zip([t for t, _ in new], records.create_runs(ws, [f for _, f in new]), strict=True))
+    return {
+        task_id: by_id[task_id]._handed_over(ids[task_id], hit, key)
+        for task_id, (hit, key, _) in found.items()
+    }

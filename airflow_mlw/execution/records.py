@@ -27,6 +27,15 @@ def create_run(workspace: Any, **fields: Any) -> str:
         return row.id
 
 
+def create_runs(workspace: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """New run rows (each its ``fields``) in one transaction; their ids, in order."""
+    with workspace.store.session(write=True) as session:
+        made = [RunRow(workspace_id=workspace._workspace_id(), **fields) for fields in rows]
+        session.add_all(made)
+        session.flush()
+        return [row.id for row in made]
+
+
 def update_run(workspace: Any, run_id: str, **fields: Any) -> None:
     """Set ``fields`` on the run row (a missing row is left alone: the run was deleted)."""
     with workspace.store.session(write=True) as session:

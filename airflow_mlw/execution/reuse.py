@@ -119,12 +119,14 @@ def key_document(
     environment: str,
     environment_name: str,
     version: str | None,
+    datastores: dict[Any, Datastore] | None = None,
 ) -> dict[str, Any]:
     """The reuse key's document of one step run; reads listings and the registry, never input data.
 
     :param inputs: the step's inputs, bound to the DAG run
     :param outputs: the step's output specs (``name``, ``datastore``, ``destination``)
     :param environment: the environment's identity (spec hash; for Docker the image tag)
+    :param datastores: datastores already looked up, by requested name (filled in here)
     """
 
     tree, files = source_tree(source_directory, memo_for_home(workspace.settings.home))
@@ -132,8 +134,10 @@ def key_document(
     for item in inputs:
         fingerprints[item.name], inputs_info[item.name] = item.fingerprint(workspace)
     output_keys = {}
+    known = {} if datastores is None else datastores
     for spec in outputs:
-        datastore = Datastore(workspace, spec.get("datastore"))
+        requested = spec.get("datastore")
+        datastore = known.get(requested) or known.setdefault(requested, Datastore(workspace, requested))
         output_keys[spec["name"]] = {
             "datastore": datastore.kind,
             **datastore.config,

@@ -2,7 +2,7 @@
 
 Hits (``execution.planning``) reach a terminal state without a worker slot: the planner gives each
 the XCom it would have pushed (its outputs, handed over to consumers exactly as when it runs) and
-its extra links (the "ML run" page says *reused*, with its origin — which tells a reused step from
+its "ML run" extra link (the run page says *reused*, with its origin — which tells a reused step from
 a genuinely skipped one in Airflow's UI), then skips them through Airflow's own skip of downstream
 tasks. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
 still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
@@ -91,7 +91,7 @@ class PipelinePlanOperator(BaseOperator):
         raise DownstreamTasksSkipped(tasks=sorted(hits))
 
     def _hand_over(self, context: Context, hits: dict[str, dict[str, Any]]) -> None:
-        """Each hit's result and extra links as the task would have pushed them."""
+        """Each hit's result and "ML run" link as the task would have pushed them."""
         from airflow.sdk.execution_time.xcom import XCom
 
         ti = context["ti"]
@@ -100,5 +100,6 @@ class PipelinePlanOperator(BaseOperator):
             XCom.set("return_value", result, **where)
             task: Any = self.dag.get_task(task_id)
             key: Any = _LinkKey(ti.dag_id, task_id, ti.run_id)
-            for link in task.operator_extra_links:
+            # The run page's link only (it says reused, and from where): one request per step.
+            for link in task.operator_extra_links[:1]:
                 XCom.set(link.xcom_key, link.get_link(task, ti_key=key), **where)

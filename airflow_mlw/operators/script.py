@@ -135,24 +135,28 @@ class MlwScriptOperator(BaseOperator):
         """The registry row of this run (made here unless the submission made it), with ``fields``."""
         from airflow_mlw.execution import records
 
-        definition = {"runDefinition": self.run_definition()}
         if self.run_id is not None:
-            records.update_run(ws, self.run_id, properties=definition)
+            records.update_run(ws, self.run_id, properties={"runDefinition": self.run_definition()})
             return self.run_id
         ti = context["ti"]
-        fields["properties"] = {**definition, **fields.get("properties", {})}
-        return records.create_run(
-            ws,
-            kind="step" if self.step_name else "script",
-            experiment_name=self.experiment_name or ti.dag_id,
-            parent_id=records.pipeline_run_id(ws, ti.dag_id, ti.run_id) if self.step_name else None,
-            name=self.step_name or self.script,
-            dag_id=ti.dag_id,
-            dag_run_id=ti.run_id,
-            task_id=ti.task_id,
-            compute_target=self.compute_target,
+        parent = records.pipeline_run_id(ws, ti.dag_id, ti.run_id) if self.step_name else None
+        return records.create_run(ws, **self.new_run_fields(ti, parent, **fields))
+
+    def new_run_fields(self, ti: Any, parent_id: str | None, **fields: Any) -> dict[str, Any]:
+        """The fields of this task's new run row (``ti``: its dag_id, run_id and task_id)."""
+        properties = {"runDefinition": self.run_definition(), **fields.pop("properties", {})}
+        return {
+            "kind": "step" if self.step_name else "script",
+            "experiment_name": self.experiment_name or ti.dag_id,
+            "parent_id": parent_id,
+            "name": self.step_name or self.script,
+            "dag_id": ti.dag_id,
+            "dag_run_id": ti.run_id,
+            "task_id": ti.task_id,
+            "compute_target": self.compute_target,
+            "properties": properties,
             **fields,
-        )
+        }
 
     def run_definition(self) -> dict[str, Any]:
         """What the run ran (``get_details()['runDefinition']``, ``get_environment()``)."""
@@ -259,12 +263,16 @@ class MlwScriptOperator(BaseOperator):
         finally:
             reuse.release_lease(ws, key, run_id)
 
-    def reuse_document(self, ws: Workspace, bound_inputs: list[StepInput]) -> dict[str, Any]:
-        """The reuse key's document of this step with ``bound_inputs`` (also the planner's)."""
+    def reuse_document(
+        self, ws: Workspace, bound_inputs: list[StepInput], datastores: dict[Any, Any] | None = None
+    ) -> dict[str, Any]:
+        """The reuse key's document of this step with ``bound_inputs`` (also the planner's, which
+        shares ``datastores`` — looked-up datastores by name — across the run's steps)."""
         from airflow_mlw.execution import reuse
 
         return reuse.key_document(
             ws,
+            datastores=datastores,
             script=self.script,
             source_directory=self.source_directory,
             arguments=self.arguments,
