@@ -36,6 +36,7 @@ OUTPUT_ENV = "MLW_PARALLEL_OUTPUT_DIR"
 #: this shard's report (read by the operator), and the entry script's ``output_dir``.
 DONE_FILE = ".done"
 MANIFEST_FILE = ".shard.json"
+PROGRESS_FILE = ".progress.json"
 OUTPUT_FOLDER = ".output"
 
 
@@ -331,9 +332,10 @@ def run_batches(
     entry: str,
     arguments: list[str],
     total: int,
-    on_done: Callable[[Batch], None],
+    on_result: Callable[[Batch, bool], None],
 ) -> list[Batch]:
-    """Run ``batches`` (``on_done`` as each succeeds); those that failed for good. The step fails
+    """Run ``batches`` (``on_result(batch, ok)`` as each succeeds or fails for good); those that
+    failed for good. The step fails
     (``SystemExit``) as soon as they exceed the thresholds (``total``: the step's batch count)."""
     global _BATCHES
     _BATCHES = {b.index: b for b in batches}
@@ -350,7 +352,7 @@ def run_batches(
                 batch.seconds += seconds
                 if error is None:
                     batch.result = rows if rows is not None else []
-                    on_done(batch)
+                    on_result(batch, True)
                     continue
                 batch.errors.append(error)
                 log.warning(
@@ -360,6 +362,7 @@ def run_batches(
                     pending.append(batch)
                     continue
                 failed.append(batch)
+                on_result(batch, False)
                 reason = over_threshold(config, failed, total)
                 if reason:
                     raise SystemExit(f"ParallelRunStep failed: {reason}; {describe(failed)}")
@@ -401,6 +404,13 @@ def commit_batch(store: Path, key: str, batch: Batch) -> None:
     partial.replace(store / f"{key}.txt")
 
 
+def write_progress(store: Path, progress: dict[str, int]) -> None:
+    """``{"done", "failed", "of"}`` for the operator to show while the shard runs."""
+    partial = store / f".{PROGRESS_FILE}.partial"
+    partial.write_text(json.dumps(progress))
+    partial.replace(store / PROGRESS_FILE)
+
+
 def run_shard(
     config: dict[str, Any],
     batches: list[Batch],
@@ -427,11 +437,18 @@ def run_shard(
         len(todo),
     )
     fatal = None
+    progress = {"done": len(mine) - len(todo), "failed": 0, "of": len(mine)}
+    write_progress(store, progress)
+
+    def on_result(batch: Batch, ok: bool) -> None:
+        if ok:
+            commit_batch(store, keys[batch.index], batch)
+        progress["done" if ok else "failed"] += 1
+        write_progress(store, progress)
+
     if todo:
         try:
-            run_batches(
-                config, todo, entry, arguments, len(batches), lambda b: commit_batch(store, keys[b.index], b)
-            )
+            run_batches(config, todo, entry, arguments, len(batches), on_result)
         except SystemExit as stop:
             fatal = str(stop)
     return {

@@ -45,6 +45,14 @@ def update_run(workspace: Any, run_id: str, **fields: Any) -> None:
                 setattr(row, name, value)
 
 
+def add_properties(workspace: Any, run_id: str, **properties: Any) -> None:
+    """Add ``properties`` to what the run recorded (a missing row is left alone)."""
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is not None:
+            row.properties = {**(row.properties or {}), **properties}
+
+
 def set_status(workspace: Any, run_id: str, status: str, **fields: Any) -> None:
     """The run's status, with its start or end time, and ``fields``; the row must exist."""
     with workspace.store.session(write=True) as session:

@@ -194,7 +194,9 @@ class ParallelRunMixin(MlwScriptOperator):
         if self.parallel_role != "batches":
             super().run_script(ws, execution, environ, arguments)
             return
-        committer = BatchCommitter(self._batch_backend, self._store, self._plan["salt"])
+        committer = BatchCommitter(
+            self._batch_backend, self._store, self._plan["salt"], progress=(ws, execution.run_id)
+        )
         committer.start()
         try:
             super().run_script(ws, execution, environ, arguments)
@@ -313,11 +315,15 @@ class ParallelRunMixin(MlwScriptOperator):
         records.add_metrics(ws, plan["run_id"], [(k, "scalar", v) for k, v in metrics.items()])
         self._log_summary(batches, failed)
         self._keep_logs(ws, plan["run_id"])
+        done = len(batches) - len(failed)
         records.set_status(
             ws,
             plan["run_id"],
             "Finished",
-            properties={"files": ["logs/driver_log.txt"]},
+            properties={
+                "files": ["logs/driver_log.txt"],
+                "progress": {"done": done, "failed": len(failed), "of": len(batches)},
+            },
             outputs=outputs,
         )
         return {"run_id": plan["run_id"], "status": "Finished", "metrics": metrics, "outputs": outputs}
@@ -388,8 +394,11 @@ class BatchCommitter:
     """Copies each batch the driver finished (``<key>.txt``, renamed into place whole) from the
     mapped task's folder to the datastore while the driver runs, and once more when it ends."""
 
-    def __init__(self, backend: Any, folder: Path, salt: str) -> None:
+    def __init__(self, backend: Any, folder: Path, salt: str, progress: tuple[Any, str]) -> None:
+        """:param progress: (workspace, run id): the run whose ``progress`` property the driver's
+        counts (``{"done", "failed", "of"}``) are copied to, for the run page"""
         self.backend, self.folder, self.prefix = backend, folder, store_prefix(salt)
+        self.progress, self.shown = progress, ""
         self.committed = {line for line in (folder / ".done").read_text().split() if line}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mlw-batch-commit", daemon=True)
@@ -407,10 +416,17 @@ class BatchCommitter:
             self.sweep()
 
     def sweep(self) -> None:
+        from airflow_mlw.execution.records import add_properties
+
         for path in self.folder.glob("*.txt"):
             if path.stem not in self.committed:
                 self.backend.put_file(path, f"{self.prefix}/{path.name}")
                 self.committed.add(path.stem)
+        counts = self.folder / ".progress.json"
+        text = counts.read_text() if counts.exists() else ""
+        if text and text != self.shown:
+            add_properties(*self.progress, progress=json.loads(text))
+            self.shown = text
 
 
 class ParallelLocalOperator(ParallelRunMixin, LocalScriptOperator):

@@ -172,6 +172,11 @@ class ParallelRunStep(PipelineStep):
             None,
         )
         self.environment = config.environment
+        if config.environment_variables and config.environment is not None:
+            # Azure sets them for the step's processes: here through a copy of the environment
+            # (under the same name), so they are in the spec, its hash and the reuse key.
+            self.environment = config.environment.clone(config.environment.name)
+            self.environment.environment_variables.update(config.environment_variables)
 
     def command(self) -> tuple[str, list[str]]:
         """The driver, its configuration and the data, then the entry script's own arguments."""

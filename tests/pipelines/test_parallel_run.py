@@ -111,6 +111,25 @@ def output_lines(step_run: Any, name: str, tmp_path: Path, file: str = "parallel
     return (next(folder.rglob(file))).read_text().splitlines()
 
 
+def run_page(workspace: Workspace, run_id: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ML Workspace UI's run page over the test's registry (Airflow's auth is tested in
+    tests/test_ui.py)."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from airflow_mlw.plugins.ui import router
+
+    monkeypatch.setenv("AIRFLOW__MLW__REGISTRY_URL", workspace.settings.registry_url)
+    monkeypatch.setenv("AIRFLOW__MLW__WORKSPACE_NAME", workspace.name)
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[get_user] = lambda: None
+    response = TestClient(app).get(f"/ui/runs/{run_id}")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def file_input(setup: dict[str, Any], folder: str = "items") -> Any:
     return Dataset.File.from_files((setup["store"], folder)).as_named_input("items")
 
@@ -229,6 +248,7 @@ def test_bad_configurations_are_named(workspace: Workspace, setup: dict[str, Any
 
 TRACED = """
 import argparse, os
+assert os.environ["SCORING_MODE"] == "fast", "ParallelRunConfig.environment_variables reach run()"
 parser = argparse.ArgumentParser()
 parser.add_argument("--trace")
 parser.add_argument("--offsets")
@@ -246,7 +266,7 @@ def run(mini_batch):
 
 
 def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
-    workspace: Workspace, setup: dict[str, Any], tmp_path: Path
+    workspace: Workspace, setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """node_count=2: two mapped tasks share the mini-batches and the rows still come in input
     order; a side input is mounted and its path passed; after one input file changes only the
@@ -260,7 +280,13 @@ def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
     trace.mkdir()
     step = ParallelRunStep(
         "traced",
-        config(setup, "traced.py", node_count=2, process_count_per_node=1),
+        config(
+            setup,
+            "traced.py",
+            node_count=2,
+            process_count_per_node=1,
+            environment_variables={"SCORING_MODE": "fast"},
+        ),
         inputs=[file_input(setup)],
         side_inputs=[side],
         output=OutputFileDatasetConfig("scored"),
@@ -275,6 +301,9 @@ def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
     assert sorted(p.name.split("-", 1)[1] for p in trace.iterdir()) == [
         f"{i:03d}.txt" for i in range(0, 23, 5)
     ]
+    page = run_page(workspace, step_run.id, monkeypatch)
+    assert "Mini-batches" in page and "5 done, 0 failed, of 5." in page, page
+    assert all(child.id[:12] in page for child in shards), "each mapped task with its counts"
 
     for stale in trace.iterdir():
         stale.unlink()

@@ -216,4 +216,23 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         metrics=queries.metrics_of(session, [source]).get(source, []),
         steps=steps,
         children=children,
+        batches=mini_batches(row, children or []),
     )
+
+
+def mini_batches(row: RunRow, children: list[Any]) -> dict[str, Any] | None:
+    """A ParallelRunStep's progress: each mapped task's latest try (its ``progress`` property, as
+    the driver counts), and the totals (the step's own once its gather task has run)."""
+    latest: dict[Any, Any] = {}
+    for child in children:  # oldest first: a retried task's later try replaces the earlier
+        properties = child.row.properties or {}
+        if "progress" in properties:
+            latest[properties.get("map_index")] = child
+    shards = [latest[key] for key in sorted(latest, key=str)]
+    total = (row.properties or {}).get("progress")
+    if total is None and not shards:
+        return None
+    if total is None:
+        counts = [s.row.properties["progress"] for s in shards]
+        total = {k: sum(c.get(k, 0) for c in counts) for k in ("done", "failed", "of")}
+    return {"total": total, "shards": shards}
