@@ -111,6 +111,9 @@ class ParallelRunMixin(MlwScriptOperator):
             version=self.step_version,
         )
         salt = reuse.reuse_key(document)
+        if not (self.allow_reuse and not self._regenerate(context)):
+            # Nothing from earlier runs; a retried mapped task still keeps its own run's batches.
+            salt = reuse.reuse_key({"key": {"step": salt, "dag_run": context["ti"].run_id}})
         records.set_status(ws, run_id, "Running")
         shards = list(range(self._shard_count()))
         described = self._describe_input(ws)
