@@ -119,7 +119,7 @@ def plan(config: dict[str, Any], data: Any) -> list[Batch]:
             for i, start in enumerate(range(0, len(frame), rows))
         ]
     root = Path(str(data))
-    files = sorted(str(p) for p in root.rglob("*") if p.is_file()) if root.is_dir() else [str(root)]
+    files = sorted(_files_below(str(root))) if root.is_dir() else [str(root)]
     if spec.get("partitions"):
         from airflow_mlw.datasets.partitions import parse_format
 
@@ -149,6 +149,17 @@ def plan(config: dict[str, Any], data: Any) -> list[Batch]:
         )
         for i, start in enumerate(range(0, len(files), size))
     ]
+
+
+def _files_below(folder: str) -> list[str]:
+    """Every file below ``folder`` (links followed: a mounted input is links to its files)."""
+    found = []
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            found.extend(_files_below(entry.path))
+        elif entry.is_file():
+            found.append(entry.path)
+    return found
 
 
 class _Entry:
@@ -379,13 +390,18 @@ def describe(failed: list[Batch]) -> str:
 # -- shards: one mapped task's share, committed batch by batch -------------------------------------
 
 
-def batch_key(salt: str, batch: Batch, root: str | None) -> str:
+def batch_key(salt: str, batch: Batch, root: str | None, known: dict[str, str] | None = None) -> str:
     """What a batch's result depends on: the step (``salt``: script, configuration, environment,
-    side inputs) and the content of its items — file paths and bytes, or the rows' values."""
+    side inputs) and the content of its items — file paths and bytes (``known``: relative path ->
+    content hash from the input's validated manifest, so the file is not read), or the rows."""
     digest = hashlib.sha256(salt.encode())
     if isinstance(batch.items, list):
         for path in batch.items:
-            digest.update(os.path.relpath(path, root).encode() if root else path.encode())
+            relative = os.path.relpath(path, root) if root else path
+            digest.update(relative.encode())
+            if known and relative in known:
+                digest.update(known[relative].encode())
+                continue
             with open(path, "rb") as handle:
                 digest.update(hashlib.file_digest(handle, "sha256").digest())
     else:
@@ -426,7 +442,8 @@ def run_shard(
     done_file = store / DONE_FILE
     done = set(done_file.read_text().split()) if done_file.exists() else set()
     root = config.get("input_root")
-    keys = {b.index: batch_key(config["salt"], b, root) for b in mine}
+    known = config.get("content_hashes")
+    keys = {b.index: batch_key(config["salt"], b, root, known) for b in mine}
     todo = [b for b in mine if keys[b.index] not in done]
     log.info(
         "shard %d of %d: %d mini-batch(es), %d committed already, %d to run",
@@ -496,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[OUTPUT_ENV] = str(output)
     data = run.input_datasets[options.mlw_input]
     config["input_root"] = str(data) if getattr(data, "kind", "file") != "tabular" else None
+    config["content_hashes"] = getattr(data, "content_hashes", None)
     batches = plan(config, data)
     number, _, count = options.mlw_shard.partition("/")
     started = time.monotonic()

@@ -100,6 +100,8 @@ class InputPath(str):
         path.version = spec.get("version")
         path.fingerprint = spec.get("fingerprint")
         path.partition_format = (spec.get("format") or {}).get("partition_format")
+        hashes = spec.get("content_hashes")
+        path.content_hashes = dict(zip(spec.get("files") or [], hashes, strict=False)) if hashes else {}
         return path
 
     name: str
@@ -108,6 +110,8 @@ class InputPath(str):
     version: Any
     fingerprint: Any
     partition_format: str | None
+    #: relative path -> content hash of each file, from the validated manifest (else empty)
+    content_hashes: dict[str, str]
 
 
 def input_dataset(name: str, spec: dict[str, Any]) -> InputDataset | InputPath:

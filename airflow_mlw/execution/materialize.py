@@ -40,6 +40,9 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
         "kind": dataset.kind,
         "format": dataset.definition.get("format") or {},
         "files": [entry.path for entry, _ in files],
+        # What the files hold, as the validated manifest says (a ParallelRunStep keys its
+        # mini-batches with them instead of reading every file once more); none unvalidated.
+        "content_hashes": [entry.content_hash for entry, _ in files] if item.validate else None,
         "version": dataset.version,
         "fingerprint": dataset.fingerprint if dataset.version else None,
         "dataset": dataset.name,
