@@ -8,6 +8,7 @@ segments; a path without globs that names a folder means every file below it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,9 +59,15 @@ class Source:
         return bool(GLOB_CHARS & set(self.pattern))
 
     def matches(self, path: str) -> bool:
+        return self.matcher()(path)
+
+    def matcher(self) -> Callable[[str], bool]:
+        """``matches`` decided once for a listing of many paths."""
         if not self.has_glob:
-            return under_prefix(path, self.pattern)
-        return glob_regex(self.pattern).fullmatch(path) is not None
+            pattern = self.pattern
+            return lambda path: under_prefix(path, pattern)
+        regex = glob_regex(self.pattern)
+        return lambda path: regex.fullmatch(path) is not None
 
     def relative(self, path: str) -> str:
         """``path`` relative to the source's base folder (a single named file keeps its name)."""
@@ -134,9 +141,11 @@ def resolve_source(workspace: Workspace, source: Source) -> tuple[StorageBackend
     if source.datastore is None and source.pattern.startswith("/"):
         backend = LocalBackend("/", memo_for_home(workspace.settings.home))
         relative = Source(None, source.pattern.lstrip("/"))
-        files = [info for info in backend.list(relative.base) if relative.matches(info.path)]
+        matches = relative.matcher()
+        files = [info for info in backend.list(relative.base) if matches(info.path)]
         return backend, "", sorted(files, key=lambda info: info.path)
     datastore = Datastore(workspace, source.datastore)
     backend = datastore.backend
-    files = [info for info in backend.list(source.base) if source.matches(info.path)]
+    matches = source.matcher()
+    files = [info for info in backend.list(source.base) if matches(info.path)]
     return backend, datastore.name, sorted(files, key=lambda info: info.path)
