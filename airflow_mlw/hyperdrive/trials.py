@@ -212,10 +212,14 @@ class SupervisorLost(Exception):
 
 
 def _to_supervisor(message: Any) -> Any:
+    """The supervisor's answer to ``message``; an error it reports is returned (``ErrorResponse``)."""
+    from airflow.sdk.exceptions import AirflowRuntimeError
     from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
 
     try:
         return SUPERVISOR_COMMS.send(message)
+    except AirflowRuntimeError as error:
+        return error.error
     except (OSError, EOFError) as error:
         raise SupervisorLost(f"the sweep's task lost its Airflow supervisor: {error}") from error
 

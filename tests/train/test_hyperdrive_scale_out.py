@@ -1,8 +1,9 @@
 """A HyperDriveStep on the Celery stack of the scale-out test (PostgreSQL registry and metadata DB,
 Redis, S3 default datastore, two workers on the cluster's queue, one on the default queue for the
 sweep's own task): each trial is a DAG run of the step's trial DAG, on the cluster's queue and
-pool, the best trial's model goes downstream, and a sweep whose worker is lost goes on from the
-trials it recorded when its task is retried."""
+pool, the best trial's model goes downstream, a sweep whose worker is lost goes on from the
+trials it recorded when its task is retried, and a client's ``experiment.submit(hd_config)``
+(``[mlw] api_url``) runs the sweep on the deployment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +65,17 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
     postgres: Any, redis_server: Any, s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_mlw import Datastore
-    from airflow_mlw.core import Model, Workspace
+    from airflow_mlw.core import Experiment, Model, ScriptRunConfig, Workspace
     from airflow_mlw.core.compute import ClusterCompute, ComputeTarget
     from airflow_mlw.execution.records import pipeline_run_id
     from airflow_mlw.pipeline.steps import HyperDriveStepRun
     from airflow_mlw.runs.pipeline_run import PipelineRun
+    from airflow_mlw.train.hyperdrive import (
+        GridParameterSampling,
+        HyperDriveConfig,
+        PrimaryMetricGoal,
+        choice,
+    )
 
     meta_db = postgres.create_database("hd_scale_out_airflow")
     registry = postgres.create_database("hd_scale_out_registry")
@@ -84,7 +92,12 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
         "AIRFLOW__MLW__DEFAULT_DATASTORE": "s3data",
         "AIRFLOW_CONN_MLW_S3": s3_conn,
     }
-    for key, value in {**settings, "AIRFLOW__MLW__HOME": str(tmp_path / "client-home")}.items():
+    dags = tmp_path / "dags"
+    client_settings = {
+        "AIRFLOW__MLW__HOME": str(tmp_path / "client-home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+    }
+    for key, value in {**settings, **client_settings}.items():
         monkeypatch.setenv(key, value)
     ws = Workspace.from_config()
     Datastore.register_s3_bucket(ws, "s3data", new_bucket(s3_server), aws_conn_id="mlw_s3")
@@ -95,7 +108,6 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
     src.mkdir()
     (src / "train.py").write_text(TRAIN)
     (src / "register.py").write_text(REGISTER)
-    dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "hd_scale_out.py").write_text(DAG_FILE.format(src=str(src)))
 
@@ -187,6 +199,33 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
             for h in HyperDriveStepRun(workspace=ws, run_id=attempts[1].id).get_hyperparameters().values()
         ]
         assert sorted(sampled) == [0.01, 0.1, 10.0, 100.0]  # the grid, each point once
+
+        # experiment.submit(hd_config) from a client ([mlw] api_url): the same sweep, on the deployment.
+        slow.unlink()
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.port}/auth/token", timeout=30) as response:
+            monkeypatch.setenv("MLW_API_TOKEN", json.loads(response.read())["access_token"])
+        monkeypatch.setenv("AIRFLOW__MLW__API_URL", f"http://127.0.0.1:{stack.port}")
+        client = Workspace.from_config()
+        config = HyperDriveConfig(
+            run_config=ScriptRunConfig(
+                str(src), "train.py", compute_target=ComputeTarget(client, "cpu-cluster")
+            ),
+            hyperparameter_sampling=GridParameterSampling({"--reg": choice(0.01, 100.0)}),
+            primary_metric_name="AUC",
+            primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        )
+        submitted = Experiment(client, "rest-sweep").submit(config)
+        submitted.wait_for_completion()
+        assert submitted.get_status() == "Finished", stack.log_tails(40)
+        over_rest = submitted.get_children()
+        assert len(over_rest) == 2 and {t.get_status() for t in over_rest} == {"Finished"}
+        for trial in over_rest:
+            row = trial._row()
+            assert row.dag_id.endswith(".hyperdrive.trials")
+            assert stack.run_state(row.dag_id, row.dag_run_id)["state"] == "success"
+        metrics = submitted.get_metrics()
+        best = submitted.get_best_run_by_primary_metric()
+        assert best is not None and metrics[best.id]["AUC"] == max(m["AUC"] for m in metrics.values())
 
 
 def tune_rows(ws: Any, dag_run_id: str) -> list[Any]:
