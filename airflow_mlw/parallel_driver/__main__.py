@@ -1,0 +1,7 @@
+"""``python -m airflow_mlw.parallel_driver``."""
+
+import sys
+
+from airflow_mlw.parallel_driver import main
+
+sys.exit(main())
