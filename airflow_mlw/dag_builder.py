@@ -336,6 +336,11 @@ def _plan_ahead(dag: Any, workspace: Any) -> None:
         if task.trigger_rule == "all_success" and task.upstream_task_ids & steps:
             task.trigger_rule = "none_failed"
     planner = PipelinePlanOperator(workspace=workspace)
+    # On a cluster the planning task goes to the queue of the pipeline's first step (its workers
+    # may serve that queue only), taking none of the target's slots.
+    queues = [task.queue for task in roots if task.queue != planner.queue]
+    if queues and len(queues) == len(roots):
+        planner.queue = queues[0]
     for task in roots:
         if task.trigger_rule == "all_success":
             task.trigger_rule = "all_done"
