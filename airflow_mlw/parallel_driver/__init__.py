@@ -40,6 +40,7 @@ DONE_FILE = ".done"
 MANIFEST_FILE = ".shard.json"
 PROGRESS_FILE = ".progress.json"
 OUTPUT_FOLDER = ".output"
+PROGRESS_EVERY = 0.25
 
 
 def commit_batch(store: Path, key: str, batch: Batch) -> None:
@@ -87,17 +88,22 @@ def run_shard(
     progress = {"done": len(mine) - len(todo), "failed": 0, "of": len(mine)}
     write_progress(store, progress)
 
+    shown = [time.monotonic()]
+
     def on_result(batch: Batch, ok: bool) -> None:
         if ok:
             commit_batch(store, keys[batch.index], batch)
         progress["done" if ok else "failed"] += 1
-        write_progress(store, progress)
+        if time.monotonic() - shown[0] >= PROGRESS_EVERY:  # the operator reads it every 0.5 s
+            write_progress(store, progress)
+            shown[0] = time.monotonic()
 
     if todo:
         try:
             run_batches(config, todo, entry, arguments, len(batches), on_result)
         except SystemExit as stop:
             fatal = str(stop)
+    write_progress(store, progress)  # the final counts
     return {
         "shard": number,
         "fatal": fatal,
