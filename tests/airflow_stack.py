@@ -194,3 +194,39 @@ def airflow_stack(dags_folder: Path, **kwargs: Any) -> Iterator[AirflowStack]:
         yield stack.start()
     finally:
         stack.stop()
+
+
+def s3_registry_settings(registry: str, s3_server: Any) -> dict[str, str]:
+    """``[mlw]`` settings of a scale-out test: the registry at ``registry``, the default datastore
+    ``s3data`` through the connection ``mlw_s3`` to the moto server."""
+    import json
+
+    s3_conn = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": f"http://127.0.0.1:{s3_server.port}", "region_name": "us-east-1"},
+    }
+    return {
+        "AIRFLOW__MLW__REGISTRY_URL": registry,
+        "AIRFLOW__MLW__DEFAULT_DATASTORE": "s3data",
+        "AIRFLOW_CONN_MLW_S3": json.dumps(s3_conn),
+    }
+
+
+def celery_env(
+    settings: dict[str, str], meta_db: str, redis_server: Any, server_home: Path
+) -> dict[str, str]:
+    """The services' environment on CeleryExecutor: ``meta_db`` (PostgreSQL) for Airflow and Celery
+    results, Redis as broker, a lost task noticed within 15 s."""
+    return {
+        **settings,
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_db,
+        "AIRFLOW__CELERY__BROKER_URL": redis_server.url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_db.replace("+psycopg2", ""),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
+        "AIRFLOW__MLW__HOME": str(server_home),
+    }

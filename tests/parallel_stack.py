@@ -8,14 +8,13 @@ tasks, each ``run()`` holding ``hold`` seconds. Used by ``tests/test_parallel_sc
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.airflow_stack import AirflowStack, airflow_stack
+from tests.airflow_stack import AirflowStack, airflow_stack, celery_env, s3_registry_settings
 from tests.stores import new_bucket
 
 SCORE = """
@@ -68,19 +67,7 @@ def parallel_stack(
 
     meta_db = postgres.create_database(f"parallel_airflow_{folder.name}")
     registry = postgres.create_database(f"parallel_registry_{folder.name}")
-    s3_conn = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": f"http://127.0.0.1:{s3_server.port}", "region_name": "us-east-1"},
-        }
-    )
-    settings = {
-        "AIRFLOW__MLW__REGISTRY_URL": registry,
-        "AIRFLOW__MLW__DEFAULT_DATASTORE": "s3data",
-        "AIRFLOW_CONN_MLW_S3": s3_conn,
-    }
+    settings = s3_registry_settings(registry, s3_server)
     for key, value in {**settings, "AIRFLOW__MLW__HOME": str(folder / "client-home")}.items():
         setenv(key, value)
     ws = Workspace.from_config()
@@ -112,17 +99,7 @@ def parallel_stack(
             "env": {**env, "MLW_TEST_MARKS": str(marks), "MLW_TEST_HOLD": str(hold)},
         }
 
-    env = {
-        **settings,
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_db,
-        "AIRFLOW__CELERY__BROKER_URL": redis_server.url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_db.replace("+psycopg2", ""),
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
-        "AIRFLOW__MLW__HOME": str(folder / "server-home"),
-    }
+    env = celery_env(settings, meta_db, redis_server, folder / "server-home")
     specs = {name: worker(name, "cpu,default" if i == 0 else "cpu") for i, name in enumerate(workers)}
     with airflow_stack(dags, extra_env=env, workers=specs, parallelism=8) as stack:
         sync = subprocess.run(

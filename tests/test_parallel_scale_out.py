@@ -22,7 +22,7 @@ def test_mini_batches_on_two_workers_survive_a_sigkilled_worker(
     postgres: Any, redis_server: Any, s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = (postgres, redis_server, s3_server)
-    with parallel_stack(tmp_path, *services, monkeypatch.setenv, ["w1", "w2"], ITEMS, hold=2) as (
+    with parallel_stack(tmp_path, *services, monkeypatch.setenv, ["w1", "w2"], ITEMS, hold=1) as (
         ws,
         stack,
         marks,

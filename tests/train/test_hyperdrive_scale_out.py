@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow_stack import airflow_stack
+from tests.airflow_stack import airflow_stack, celery_env, s3_registry_settings
 from tests.stores import new_bucket
 from tests.train.scripts import SKLEARN_TRAIN
 from tests.train.test_hyperdrive_step import REGISTER
@@ -79,19 +79,7 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
 
     meta_db = postgres.create_database("hd_scale_out_airflow")
     registry = postgres.create_database("hd_scale_out_registry")
-    s3_conn = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": f"http://127.0.0.1:{s3_server.port}", "region_name": "us-east-1"},
-        }
-    )
-    settings = {
-        "AIRFLOW__MLW__REGISTRY_URL": registry,
-        "AIRFLOW__MLW__DEFAULT_DATASTORE": "s3data",
-        "AIRFLOW_CONN_MLW_S3": s3_conn,
-    }
+    settings = s3_registry_settings(registry, s3_server)
     dags = tmp_path / "dags"
     client_settings = {
         "AIRFLOW__MLW__HOME": str(tmp_path / "client-home"),
@@ -122,17 +110,7 @@ def test_hyperdrive_step_trials_run_as_airflow_tasks_on_both_workers(
         }
         return {"queues": queue, "cwd": folder, "concurrency": 2, "env": env}
 
-    env = {
-        **settings,
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_db,
-        "AIRFLOW__CELERY__BROKER_URL": redis_server.url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_db.replace("+psycopg2", ""),
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
-        "AIRFLOW__MLW__HOME": str(tmp_path / "server-home"),
-    }
+    env = celery_env(settings, meta_db, redis_server, tmp_path / "server-home")
     workers = {
         "worker-a": worker("worker-a"),
         "worker-b": worker("worker-b"),
