@@ -3,7 +3,8 @@
 Airflow's React UI shows them in an iframe (the plugin's ``external_views`` entry). Like every
 ``/mlw`` route they need an Airflow user; inside the UI the ``_token`` cookie proves it. The routes
 live in ``pages``, the registry reads in ``queries``, the markup in ``templates/`` (Jinja2, loaded
-on the first page served, so importing the plugin reads no file).
+on the first page served, so importing the plugin reads no file); ``assets`` serves ``static/``
+(the charts' script and the vendored Vega libraries) behind the same auth.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from airflow.api_fastapi.core_api.security import get_user
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
-from airflow_mlw.plugins.ui import pages
+from airflow_mlw.plugins.ui import assets, pages
 from airflow_mlw.urls import UI_PREFIX
 
 router = APIRouter(
@@ -22,5 +23,6 @@ router = APIRouter(
     include_in_schema=False,  # pages, not part of the REST API
 )
 router.include_router(pages.router)
+router.include_router(assets.router)
 
 __all__ = ["router"]
