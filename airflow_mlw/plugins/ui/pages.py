@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from airflow_mlw.plugins.ui import queries
 from airflow_mlw.plugins.ui.rendering import render
@@ -189,8 +189,37 @@ def task_run(request: Request, dag_id: str, dag_run_id: str, task_id: str) -> HT
         return run_page(request, session, row)
 
 
+@router.get("/runs/{run_id}/files/{name:path}", response_class=StreamingResponse)
+def run_file(run_id: str, name: str) -> StreamingResponse:
+    """A file kept with a run (``run.upload_file``, ``log_image``, its outputs), streamed from the
+    workspace's default datastore: how the run page shows logged images."""
+    from airflow_mlw.datastores.paths import join_path, normalize_path
+    from airflow_mlw.exceptions import MlwError
+
+    with queries.registry() as (ws, session, ws_id):
+        if queries.run(session, ws_id, run_id) is None:
+            raise HTTPException(status_code=404, detail=f"no run {run_id!r} in this workspace")
+        try:
+            path = join_path(f"mlw/run-files/{run_id}", normalize_path(name, what="file name"))
+            backend = ws.get_default_datastore().backend
+            info = backend.info(path)
+        except MlwError as exc:
+            raise HTTPException(status_code=404, detail=f"run {run_id!r}: file {name!r}: {exc}") from None
+    if info is None:
+        raise HTTPException(status_code=404, detail=f"run {run_id!r} has no file {name!r}")
+    media_type = MEDIA_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    headers = {"X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(backend.open_read(path), media_type=media_type, headers=headers)
+
+
+#: Media types of the images a run page shows inline (``log_image``); any other file (SVG too, which
+#: could carry script) is a download.
+MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif"}
+
+
 def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
-    """A run: what it is, its outputs, the dataset versions it read and wrote, metrics, steps."""
+    """A run: what it is, its outputs, the dataset versions it read and wrote, metrics and their
+    charts, steps, and a sweep's trials."""
     origin = queries.origins_of(session, [row]).get(row.reused_from_id or "")
     source = queries.metrics_source(row)
     outputs = sorted((row.outputs or {}).items())
@@ -198,6 +227,9 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         ("output", name, output["dataset"]) for name, output in outputs if output.get("dataset")
     ]
     datasets += [("input", name, used) for name, used in queries.input_datasets(row)]
+    from airflow_mlw.plugins.ui.metric_charts import run_charts
+
+    metrics = queries.metrics_of(session, [source]).get(source, [])
     steps = children = None
     if row.kind == "pipeline":
         steps = queries.summarize_runs(session, queries.step_runs(session, row.id))
@@ -213,7 +245,8 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         outputs=outputs,
         datasets=datasets,
         metrics_source=source,
-        metrics=queries.metrics_of(session, [source]).get(source, []),
+        metrics=metrics,
+        charts=run_charts(metrics),
         steps=steps,
         children=children,
         batches=mini_batches(row, children or []),
