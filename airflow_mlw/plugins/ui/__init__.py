@@ -4,7 +4,8 @@ Airflow's React UI shows them in an iframe (the plugin's ``external_views`` entr
 ``/mlw`` route they need an Airflow user; inside the UI the ``_token`` cookie proves it. The routes
 live in ``pages``, the registry reads in ``queries``, the markup in ``templates/`` (Jinja2, loaded
 on the first page served, so importing the plugin reads no file); ``assets`` serves ``static/``
-(the charts' script and the vendored Vega libraries) behind the same auth.
+(the charts' script and the vendored Vega libraries) and ``chart_data`` the charts' JSON, behind
+the same auth.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from airflow.api_fastapi.core_api.security import get_user
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
-from airflow_mlw.plugins.ui import assets, pages
+from airflow_mlw.plugins.ui import assets, chart_data, pages
 from airflow_mlw.urls import UI_PREFIX
 
 router = APIRouter(
@@ -24,5 +25,6 @@ router = APIRouter(
 )
 router.include_router(pages.router)
 router.include_router(assets.router)
+router.include_router(chart_data.router)
 
 __all__ = ["router"]

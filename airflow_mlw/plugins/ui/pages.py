@@ -149,6 +149,44 @@ def datadrift(request: Request) -> HTMLResponse:
         return render(request, "datadrift.html", monitors=monitors, charts=charts)
 
 
+@router.get("/experiments")
+def experiments(request: Request) -> HTMLResponse:
+    with queries.registry() as (_, session, ws_id):
+        return render(request, "experiments.html", experiments=queries.experiments(session, ws_id))
+
+
+@router.get("/experiments/{name}")
+def experiment(request: Request, name: str, metric: str | None = None) -> HTMLResponse:
+    """An experiment's runs side by side: a metric (``metric``, else the first by name) across the
+    runs as a bar per run and a line per run (charts fed by ``chart_data``), and a table with each
+    run's tags, properties (``add_properties``), duration, reuse and last metric values."""
+    from airflow_mlw.plugins.ui.chart_data import EXPERIMENT_RUN_LIMIT
+    from airflow_mlw.plugins.ui.rendering import metric_value
+
+    with queries.registry() as (_, session, ws_id):
+        rows = queries.experiment_runs(session, ws_id, name, EXPERIMENT_RUN_LIMIT)
+        if not rows:
+            raise HTTPException(status_code=404, detail=f"no experiment {name!r} in this workspace")
+        by_source = queries.last_scalars(session, (queries.metrics_source(row) for row in rows))
+        last = {row.id: by_source.get(queries.metrics_source(row), {}) for row in rows}
+        names = sorted({metric_name for values in last.values() for metric_name in values})
+        return render(
+            request,
+            "experiment.html",
+            name=name,
+            runs=rows,
+            limit=EXPERIMENT_RUN_LIMIT,
+            durations={row.id: queries.duration(row) for row in rows},
+            last={
+                run_id: [f"{k}={metric_value(v)}" for k, v in sorted(values.items())]
+                for run_id, values in last.items()
+            },
+            metrics=names,
+            metric=metric if metric in names else (names[0] if names else None),
+            properties={row.id: (row.properties or {}).get("user") or {} for row in rows},
+        )
+
+
 @router.get("/runs")
 def runs(request: Request, kind: str | None = None, experiment: str | None = None) -> HTMLResponse:
     with queries.registry() as (_, session, ws_id):
@@ -227,9 +265,11 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         ("output", name, output["dataset"]) for name, output in outputs if output.get("dataset")
     ]
     datasets += [("input", name, used) for name, used in queries.input_datasets(row)]
+    from airflow_mlw.plugins.ui.chart_data import sweep_of
     from airflow_mlw.plugins.ui.metric_charts import run_charts
 
     metrics = queries.metrics_of(session, [source]).get(source, [])
+    sweep = sweep_of(session, row)
     steps = children = None
     if row.kind == "pipeline":
         steps = queries.summarize_runs(session, queries.step_runs(session, row.id))
@@ -247,6 +287,7 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
         metrics_source=source,
         metrics=metrics,
         charts=run_charts(metrics),
+        sweep=sweep,
         steps=steps,
         children=children,
         batches=mini_batches(row, children or []),

@@ -358,3 +358,63 @@ def drift_windows(session: Session, monitor_ids: Iterable[str]) -> dict[str, lis
     for row in rows:
         found[row.monitor_id].append(row)
     return found
+
+
+# -- experiments and sweeps -----------------------------------------------------------------------------
+
+
+def experiments(session: Session, ws_id: int) -> Sequence[Any]:
+    """``(experiment name, top-level runs, latest run's creation)``, the latest active first."""
+    latest = func.max(RunRow.created_at)
+    return session.execute(
+        select(RunRow.experiment_name, func.count(), latest)
+        .where(RunRow.workspace_id == ws_id, RunRow.experiment_name.is_not(None), RunRow.parent_id.is_(None))
+        .group_by(RunRow.experiment_name)
+        .order_by(latest.desc())
+    ).all()
+
+
+def experiment_runs(session: Session, ws_id: int, name: str, limit: int) -> Sequence[RunRow]:
+    """An experiment's top-level runs (not steps or trials), newest first."""
+    return session.scalars(
+        select(RunRow)
+        .where(RunRow.workspace_id == ws_id, RunRow.experiment_name == name, RunRow.parent_id.is_(None))
+        .order_by(RunRow.created_at.desc(), RunRow.id)
+        .limit(limit)
+    ).all()
+
+
+def scalar_series(
+    session: Session, run_ids: Iterable[str], name: str | None = None
+) -> dict[str, dict[str, list[Any]]]:
+    """Run id -> scalar metric name -> its values in logging order (only ``name`` when given)."""
+    ids = set(run_ids)
+    found: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    if ids:
+        query = select(MetricRow.run_id, MetricRow.name, MetricRow.value).where(
+            MetricRow.run_id.in_(ids), MetricRow.kind == "scalar"
+        )
+        if name is not None:
+            query = query.where(MetricRow.name == name)
+        for run_id, metric, value in session.execute(query.order_by(MetricRow.id)):
+            found[run_id][metric].append(value)
+    return found
+
+
+def last_scalars(session: Session, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Run id -> scalar metric name -> its last value (one query, whatever the number of values)."""
+    ids = set(run_ids)
+    found: dict[str, dict[str, Any]] = defaultdict(dict)
+    if ids:
+        last = (
+            select(func.max(MetricRow.id).label("id"))
+            .where(MetricRow.run_id.in_(ids), MetricRow.kind == "scalar")
+            .group_by(MetricRow.run_id, MetricRow.name)
+            .subquery()
+        )
+        rows = session.execute(
+            select(MetricRow.run_id, MetricRow.name, MetricRow.value).join(last, last.c.id == MetricRow.id)
+        )
+        for run_id, metric, value in rows:
+            found[run_id][metric] = value
+    return found

@@ -29,6 +29,7 @@ SECTIONS = (
     ("pipelines", "Pipelines"),
     ("models", "Models"),
     ("datadrift", "Data drift"),
+    ("experiments", "Experiments"),
     ("runs", "Runs"),
 )
 

@@ -9,7 +9,8 @@
    "vega-lite": the JSON is a whole Vega-Lite spec). The rows are the spec's dataset "rows", so
    ``mlwCharts.views[NAME].data("rows")`` gives back what was drawn. With data-src the JSON comes
    from that route (same origin, the page's cookie) and is merged over the embedded options; a
-   <select data-chart-for="NAME" name="PARAM"> sets ?PARAM= on that route and redraws.
+   <select data-chart-for="NAME [NAME...]" name="PARAM"> sets ?PARAM= on those charts' routes and
+   redraws them.
 
    window.mlwCharts: {kinds, views, errors, settled, whenSettled(), draw(node)} — other pages may
    add kinds (mlwCharts.kinds.foo = function (data) { return spec; }) before the page loads.
@@ -61,9 +62,17 @@
   }
 
   /* rows {series, x, y[, marked]}: one line per series; "marked" rows dashed (e.g. early-terminated). */
+  function integerTicks(rows) {
+    var top = rows.reduce(function (high, row) { return Math.max(high, row.x); }, 0);
+    if (top > 20 || rows.some(function (row) { return row.x !== Math.round(row.x); })) return {};
+    var values = [];
+    for (var i = Math.min.apply(null, rows.map(function (row) { return row.x; })); i <= top; i++) values.push(i);
+    return {values: values};
+  }
+
   kinds.line = kinds.line || function (data) {
     var encoding = {
-      x: {field: "x", type: "quantitative", title: data.x_title || "step", axis: {tickMinStep: 1}},
+      x: {field: "x", type: "quantitative", title: data.x_title || "step", axis: integerTicks(data.rows || [])},
       y: {field: "y", type: "quantitative", title: data.y_title || "value", scale: {zero: false}},
       color: {field: "series", type: "nominal", title: data.series_title || "series",
               legend: data.legend === false ? null : {}},
@@ -172,7 +181,8 @@
      each dimension's {dimension, low, high} labels. Lines coloured by the metric; marked dashed. */
   kinds.parallel = kinds.parallel || function (data) {
     var dimensions = (data.axes || []).map(function (axis) { return axis.dimension; });
-    var x = {field: "dimension", type: "nominal", sort: dimensions, title: null, axis: {labelAngle: 0, orient: "top"}};
+    var x = {field: "dimension", type: "nominal", sort: dimensions, title: null,
+             axis: {labelAngle: 0, orient: "top", labelPadding: 16, labelFontWeight: "bold", domain: false, ticks: false}};
     var y = {field: "position", type: "quantitative", axis: null, scale: {domain: [0, 1]}};
     return base(data, {
       height: data.height || 280,
@@ -182,7 +192,7 @@
          encoding: {
            x: x, y: y, detail: {field: "trial", type: "nominal"},
            color: {field: "metric", type: "quantitative", title: data.metric_title || "metric",
-                   scale: {scheme: data.maximize === false ? "viridis" : "plasma", reverse: data.maximize === false}},
+                   scale: {scheme: "viridis", reverse: data.maximize !== false}},  // the best trials darkest
            strokeDash: {field: "marked", type: "nominal", title: data.marked_title || "marked",
                         scale: {domain: [false, true], range: [[1, 0], [4, 3]]}},
            tooltip: tooltip([["trial", "nominal"], ["dimension", "nominal"], ["value", "nominal"],
@@ -269,14 +279,16 @@
     nodes.forEach(function (node) { draw(node).then(settle); });
     document.querySelectorAll("select[data-chart-for]").forEach(function (select) {
       select.addEventListener("change", function () {
-        var node = document.querySelector('script.mlw-chart[data-name="' + select.getAttribute("data-chart-for") + '"]');
-        if (!node || !node.getAttribute("data-src")) return;
         var params = {};
         params[select.name] = select.value;
-        node.setAttribute("data-src", withQuery(node.getAttribute("data-src"), params));
-        registry.settled = false;
-        pending += 1;
-        draw(node).then(settle);
+        select.getAttribute("data-chart-for").split(/\s+/).forEach(function (name) {
+          var node = document.querySelector('script.mlw-chart[data-name="' + name + '"]');
+          if (!node || !node.getAttribute("data-src")) return;
+          node.setAttribute("data-src", withQuery(node.getAttribute("data-src"), params));
+          registry.settled = false;
+          pending += 1;
+          draw(node).then(settle);
+        });
       });
     });
     settle();
