@@ -1,93 +1,139 @@
-"""The drift page's charts: each monitor's windows as the geometry of an inline SVG chart.
+"""The drift page's charts: each monitor's windows as two Vega-Lite specs, drawn by the pages'
+``charts.js`` (the vendored Vega, no network): the magnitude of every window over time with the
+monitor's threshold, and each feature's contribution to every window as stacked bars.
 
-No chart library is needed: the template draws what :func:`chart` computes, the magnitude of every
-window as a line with the threshold, and each feature's contribution as stacked bars below it. The
-same series go into the page as JSON (``series``), for scripts and tests.
+The windows are the specs' ``rows`` datasets, so the page carries them as JSON and the chart's view
+gives them back (``mlwCharts.views[name].data("rows")``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-#: Chart size (SVG user units) and the margins left for the axes' labels.
-WIDTH, HEIGHT, LEFT, RIGHT, TOP = 720, 150, 44, 12, 10
-BARS_HEIGHT = 110
-#: Colours of the features' bars, in turn.
-PALETTE = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#116329", "#0550ae")
+#: The windows' colours: under and over the threshold.
+UNDER, OVER = "#0969da", "#cf222e"
+#: Both charts put each window at its start date, in order (evenly, as Azure's drift charts do).
+WINDOW_AXIS = {
+    "field": "window",
+    "type": "ordinal",
+    "sort": None,
+    "title": "window start",
+    "axis": {"labelAngle": 0},
+}
 
 
-@dataclass
-class Chart:
-    """One monitor's chart: points of the magnitude line, the threshold's height, stacked bars."""
-
-    monitor: str
-    threshold: float
-    threshold_y: float
-    top: float
-    points: list[dict[str, Any]] = field(default_factory=list)
-    bars: list[dict[str, Any]] = field(default_factory=list)
-    legend: list[dict[str, str]] = field(default_factory=list)
-    series: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def polyline(self) -> str:
-        return " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in self.points if p["y"] is not None)
+def magnitude_rows(windows: list[Any]) -> list[dict[str, Any]]:
+    """One row per window (rows of ``mlw_drift_windows``, oldest first) that has a magnitude."""
+    return [
+        {
+            "start": window.window_start.isoformat(),
+            "end": window.window_end.isoformat(),
+            "window": f"{window.window_start:%Y-%m-%d}",
+            "magnitude": window.magnitude,
+            "threshold": window.drift_threshold,
+            "over": window.magnitude > window.drift_threshold,
+        }
+        for window in windows
+        if window.magnitude is not None
+    ]
 
 
-def chart(monitor: Any, windows: list[Any]) -> Chart:
-    """The chart of ``monitor``'s ``windows`` (rows of ``mlw_drift_windows``, oldest first)."""
-    features = list(monitor.feature_list or [])
-    magnitudes = [w.magnitude for w in windows]
-    top = max([monitor.drift_threshold, *(m for m in magnitudes if m is not None)]) * 1.1 or 1.0
-    span = WIDTH - LEFT - RIGHT
-    step = span / max(len(windows), 1)
+def contribution_rows(features: list[str], windows: list[Any]) -> list[dict[str, Any]]:
+    """One row per window and feature: the feature's share of the window's drift."""
+    return [
+        {
+            "start": window.window_start.isoformat(),
+            "window": f"{window.window_start:%Y-%m-%d}",
+            "feature": feature,
+            "contribution": float((window.features or {}).get(feature, {}).get("contribution", 0.0)),
+        }
+        for window in windows
+        for feature in features
+    ]
 
-    def y(value: float) -> float:
-        return TOP + (HEIGHT - TOP) * (1 - value / top)
 
-    result = Chart(monitor.name, monitor.drift_threshold, y(monitor.drift_threshold), top)
-    result.legend = [{"feature": f, "colour": PALETTE[i % len(PALETTE)]} for i, f in enumerate(features)]
-    for index, window in enumerate(windows):
-        x = LEFT + step * (index + 0.5)
-        magnitude = window.magnitude
-        result.points.append(
-            {
-                "x": x,
-                "y": None if magnitude is None else y(magnitude),
-                "label": f"{window.window_start:%Y-%m-%d}",
-                "magnitude": magnitude,
-                "over": magnitude is not None and magnitude > window.drift_threshold,
-            }
-        )
-        below = 0.0
-        for entry in result.legend:
-            share = float((window.features or {}).get(entry["feature"], {}).get("contribution", 0.0))
-            height = share * BARS_HEIGHT
-            result.bars.append(
+def magnitude_spec(monitor: Any, windows: list[Any]) -> dict[str, Any]:
+    """Magnitude over time (line and points, red over the threshold) and the threshold (dashed rule)."""
+    rows = magnitude_rows(windows)
+    x = WINDOW_AXIS
+    y = {"field": "magnitude", "type": "quantitative", "title": "drift magnitude"}
+    return {
+        "rows": rows,
+        "spec": {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",  # an identifier, never fetched
+            "width": "container",
+            "height": 200,
+            "datasets": {"rows": rows, "threshold": [{"threshold": monitor.drift_threshold}]},
+            "data": {"name": "rows"},
+            "config": {"view": {"stroke": None}},
+            "layer": [
+                {"mark": {"type": "line", "color": UNDER, "strokeWidth": 2}, "encoding": {"x": x, "y": y}},
                 {
-                    "x": x - step * 0.35,
-                    "y": BARS_HEIGHT - below - height,
-                    "width": step * 0.7,
-                    "height": height,
-                    "colour": entry["colour"],
-                    "title": f"{entry['feature']} {window.window_start:%Y-%m-%d}: {share:.1%}",
-                }
-            )
-            below += height
-    result.series = {
-        "monitor": monitor.name,
-        "threshold": monitor.drift_threshold,
-        "windows": [
-            {
-                "start": window.window_start.isoformat(),
-                "end": window.window_end.isoformat(),
-                "magnitude": window.magnitude,
-                "contributions": {
-                    f: (window.features or {}).get(f, {}).get("contribution", 0.0) for f in features
+                    "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1},
+                    "encoding": {
+                        "x": x,
+                        "y": y,
+                        "color": {
+                            "field": "over",
+                            "type": "nominal",
+                            "title": "window",
+                            "scale": {"domain": [False, True], "range": [UNDER, OVER]},
+                            "legend": {
+                                "labelExpr": "datum.label == 'true' ? 'over threshold' : 'under threshold'"
+                            },
+                        },
+                        "tooltip": [
+                            {"field": "start", "type": "temporal", "title": "from", "format": "%Y-%m-%d"},
+                            {"field": "end", "type": "temporal", "title": "to", "format": "%Y-%m-%d"},
+                            {"field": "magnitude", "type": "quantitative", "format": ".3f"},
+                        ],
+                    },
                 },
-            }
-            for window in windows
-        ],
+                {
+                    "data": {"name": "threshold"},
+                    "layer": [
+                        {
+                            "mark": {"type": "rule", "color": OVER, "strokeDash": [6, 4]},
+                            "encoding": {"y": {"field": "threshold", "type": "quantitative"}},
+                        },
+                        {
+                            "mark": {"type": "text", "align": "right", "dy": -6, "color": OVER, "x": "width"},
+                            "encoding": {
+                                "y": {"field": "threshold", "type": "quantitative"},
+                                "text": {"value": f"threshold {monitor.drift_threshold}"},
+                            },
+                        },
+                    ],
+                },
+            ],
+        },
     }
-    return result
+
+
+def contribution_spec(monitor: Any, windows: list[Any]) -> dict[str, Any]:
+    """Each window's drift split by feature: stacked bars, one colour per feature."""
+    features = list(monitor.feature_list or [])
+    rows = contribution_rows(features, windows)
+    return {
+        "rows": rows,
+        "spec": {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "width": "container",
+            "height": 160,
+            "datasets": {"rows": rows},
+            "data": {"name": "rows"},
+            "config": {"view": {"stroke": None}, "range": {"category": {"scheme": "tableau10"}}},
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "x": WINDOW_AXIS,
+                "y": {
+                    "field": "contribution",
+                    "type": "quantitative",
+                    "stack": "zero",
+                    "title": "share of drift",
+                },
+                "color": {"field": "feature", "type": "nominal", "sort": features, "title": "feature"},
+                "order": {"field": "feature"},
+            },
+        },
+    }

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from airflow_mlw.plugins.ui import queries
-from airflow_mlw.plugins.ui.rendering import render
+from airflow_mlw.plugins.ui.rendering import Urls, render
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -140,13 +140,16 @@ def models(request: Request) -> HTMLResponse:
 def datadrift(request: Request) -> HTMLResponse:
     """Drift monitors: each one's magnitude over time with its threshold, and the per-feature
     contribution of every window, as charts (``drift``)."""
-    from airflow_mlw.plugins.ui.drift import chart
+    from airflow_mlw.plugins.ui.drift import contribution_spec, magnitude_spec
 
     with queries.registry() as (_, session, ws_id):
         monitors = queries.drift_monitors(session, ws_id)
         windows = queries.drift_windows(session, (row.id for row in monitors))
-        charts = {row.id: chart(row, windows.get(row.id, [])) for row in monitors}
-        return render(request, "datadrift.html", monitors=monitors, charts=charts)
+        charts = {
+            row.id: (magnitude_spec(row, windows[row.id]), contribution_spec(row, windows[row.id]))
+            for row in monitors
+        }
+        return render(request, "datadrift.html", monitors=monitors, charts=charts, windows=windows)
 
 
 @router.get("/experiments")
@@ -270,14 +273,19 @@ def run_page(request: Request, session: Session, row: RunRow) -> HTMLResponse:
 
     metrics = queries.metrics_of(session, [source]).get(source, [])
     sweep = sweep_of(session, row)
-    steps = children = None
+    steps = children = graph = None
     if row.kind == "pipeline":
-        steps = queries.summarize_runs(session, queries.step_runs(session, row.id))
+        from airflow_mlw.plugins.ui.step_graph import step_graph
+
+        step_rows = queries.step_runs(session, row.id)
+        steps = queries.summarize_runs(session, step_rows)
+        graph = step_graph(session, row, step_rows, Urls(request))
     else:
         children = queries.summarize_runs(session, queries.step_runs(session, row.id)) or None
     return render(
         request,
-        "run.html",
+        "run.html" if graph is None else "pipeline_run.html",  # a pipeline run: its step graph first
+        graph=graph,
         row=row,
         duration=queries.duration(row),
         origin=origin,
