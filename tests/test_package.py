@@ -108,6 +108,9 @@ def test_wheel_carries_migrations_and_entry_points(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "airflow_mlw/registry/migrations/versions/0001_initial_registry_schema.py" in names
     assert "airflow_mlw/registry/migrations/env.py" in names
+    static = "airflow_mlw/plugins/ui/static/"
+    assert {f"{static}charts.js", f"{static}vendor/vega.min.js", f"{static}vendor/LICENSE-vega"} <= names
+    assert {f"{static}vendor/vega-lite.min.js", f"{static}vendor/vega-embed.min.js"} <= names
     entry_points = zipfile.ZipFile(wheel).read("airflow_mlw-0.1.0.dist-info/entry_points.txt").decode()
     assert "apache_airflow_provider" in entry_points and "mlw = airflow_mlw.cli:main" in entry_points
     assert "[airflow.plugins]" in entry_points and "mlw = airflow_mlw.plugins:MlwPlugin" in entry_points
