@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-examples
 TEST_STAMP := $(VENV)/.installed
+# Test files run on this many pytest-xdist workers (each file on one worker; each worker starts its
+# own PostgreSQL, S3, Azurite and Redis; the Docker engine is shared). The end-to-end stack tests
+# spend most of their time waiting on Airflow's scheduler loops, so two workers overlap well on 2 cores.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench clean
 
@@ -33,7 +37,7 @@ lint: $(TEST_STAMP)
 
 test: $(TEST_STAMP) lint
 	scripts/system-deps.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py --markdown test-artifacts/benchmarks.md

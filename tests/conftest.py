@@ -28,6 +28,7 @@ from tests.stores import file_datastore, s3_conn_id  # noqa: E402, F401
 
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DOCKER_OF_CONTROLLER = pytest.StashKey[services.DockerEngine]()
 
 
 def require(name: str, start: Callable[[], T]) -> T:
@@ -41,7 +42,27 @@ def require(name: str, start: Callable[[], T]) -> T:
         pytest.skip(reason)
 
 
+def pytest_sessionstart(session: Any) -> None:
+    """Under pytest-xdist the controller starts the Docker engine and builds the base image once,
+    before the workers start: an engine a worker started would stop under the others when that
+    worker ends. (Each worker starts its own PostgreSQL, S3, Azurite and Redis on free ports.)"""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if not config.getoption("numprocesses", None):
+        return
+    try:
+        engine = services.DockerEngine().start()
+        engine.ensure_base_image()
+    except services.ServiceUnavailable:
+        return  # the workers' docker_engine fixture reports why (a skip, or a failure in CI)
+    config.stash[DOCKER_OF_CONTROLLER] = engine
+
+
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    engine = session.config.stash.get(DOCKER_OF_CONTROLLER, None)
+    if engine is not None:
+        engine.stop()
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 

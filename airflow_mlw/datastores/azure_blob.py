@@ -89,6 +89,11 @@ class AzureBlobBackend(StorageBackend):
         """Registered without a key, SAS token or connection: a public container, read anonymously."""
         return not self._credential and not self.conn_id
 
+    def uri(self, path: str) -> str:
+        # Azure's own name of the blob service host (an emulator's URL gives its host and port).
+        host = account_url(self.account_name, self.endpoint).split("://", 1)[1].split("/", 1)[0]
+        return f"wasbs://{self.container}@{host}/{path}"
+
     def _refuse_anonymous_write(self) -> None:
         if self.anonymous:
             raise DatastoreReadOnlyError(

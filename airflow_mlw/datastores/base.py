@@ -85,6 +85,10 @@ class StorageBackend(abc.ABC):
         """True when ``info`` is known to hold exactly the local file's bytes without hashing."""
         return False
 
+    def uri(self, path: str) -> str:
+        """Where ``path`` is, as other tools name it (``file:///…``, ``s3://bucket/key``, ``wasbs://…``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no URL form")
+
     def with_checksum(self, info: FileInfo) -> FileInfo:
         """``info`` with its checksum filled in where listing did not give one (local: memoised SHA-256)."""
         return info

@@ -123,6 +123,9 @@ class LocalBackend(StorageBackend):
     def full_path(self, path: str) -> Path:
         return self.root / path if path else self.root
 
+    def uri(self, path: str) -> str:
+        return Path(os.path.abspath(self.full_path(path))).as_uri()
+
     def check_access(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise DatastoreConnectionError(f"local datastore root {self.root} is not a folder")

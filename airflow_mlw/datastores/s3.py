@@ -87,6 +87,9 @@ class S3Backend(StorageBackend):
     def key(self, path: str) -> str:
         return join_path(self.prefix, path)
 
+    def uri(self, path: str) -> str:
+        return f"s3://{self.bucket}/{self.key(path)}"
+
     def _error(self, exc: Exception) -> MlwError:
         """A clear error naming the datastore, bucket and connection; never a credential."""
         if isinstance(exc, MlwError):

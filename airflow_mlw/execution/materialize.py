@@ -34,7 +34,7 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
             shutil.copyfile(local, destination)
         elif not destination.exists():
             destination.symlink_to(local)
-    single = len(files) == 1 and item.dataset_kind != "tabular"
+    single = item.dataset_kind != "tabular" and names_one_file(dataset.sources, files)
     return {
         "path": str(target / files[0][0].path) if single else str(target),
         "kind": dataset.kind,
@@ -48,6 +48,14 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
         "dataset": dataset.name,
         "id": dataset.id,
     }
+
+
+def names_one_file(sources: list[Any], files: list[tuple[Any, Path]]) -> bool:
+    """True when the definition names one file (no glob, not a folder): its path is the file's, as
+    in Azure; a folder or glob gives the folder, even when it holds a single file."""
+    if len(sources) != 1 or len(files) != 1 or sources[0].has_glob or sources[0].pattern.endswith("/"):
+        return False
+    return bool(sources[0].base.rsplit("/", 1)[-1] == files[0][0].path)
 
 
 def _whole_folder(files: list[tuple[Any, Path]]) -> Path | None:

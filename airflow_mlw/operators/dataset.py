@@ -84,6 +84,7 @@ class RegisterDatasetOperator(BaseOperator):
             create_new_version=self.create_new_version,
             snapshot=self.snapshot,
         )
+        self._registered = registered
         reference = registered.reference()
         if registered._record.created:
             context["outlet_events"][self.alias].add(
@@ -94,3 +95,9 @@ class RegisterDatasetOperator(BaseOperator):
         else:
             self.log.info("%s unchanged: version %d", self.name, reference["version"])
         return reference
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The files read and the version registered, as OpenLineage datasets."""
+        from airflow_mlw.execution.lineage import registration_lineage
+
+        return registration_lineage(workspace_or_configured(self.workspace), self._registered)

@@ -82,7 +82,9 @@ class ParallelRunMixin(MlwScriptOperator):
             raise RuntimeError(f"{self.step_name}: the plan task left no plan (it failed)")
         if self.parallel_role == "batches":
             return self._run_shard(ws, context, plan)
-        return self._gather(ws, context, plan)
+        result = self._gather(ws, context, plan)
+        self._lineage_outputs = result.get("outputs") or {}  # the step's output is the gather's
+        return result
 
     # -- plan ----------------------------------------------------------------------------------------
 

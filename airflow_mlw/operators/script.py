@@ -215,6 +215,23 @@ class MlwScriptOperator(BaseOperator):
             )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        result = self._decide_and_run(context)
+        self._lineage_outputs = result.get("outputs") or {}
+        return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the step read and wrote, as OpenLineage datasets (the openlineage provider asks)."""
+        from airflow_mlw.execution.lineage import step_lineage
+        from airflow_mlw.operators.datastore import workspace_or_configured
+
+        return step_lineage(
+            workspace_or_configured(self.workspace),
+            getattr(self, "_bound_inputs", []),
+            getattr(self, "_lineage_outputs", {}),
+        )
+
+    def _decide_and_run(self, context: Context) -> dict[str, Any]:
+        """Reuse an earlier run's outputs when the key matches, else run the script."""
         from airflow_mlw.operators.datastore import workspace_or_configured
 
         ws = workspace_or_configured(self.workspace)

@@ -274,7 +274,6 @@ def test_two_shards_side_inputs_and_per_batch_reuse_after_one_file_changed(
     (setup["scripts"] / "traced.py").write_text(TRACED)
     (setup["root"] / "side").mkdir()
     (setup["root"] / "side" / "offset.txt").write_text("1000")
-    (setup["root"] / "side" / "README").write_text("offsets of the scores")
     side = Dataset.File.from_files((setup["store"], "side")).as_named_input("offsets").as_mount()
     trace = tmp_path / "trace"
     trace.mkdir()

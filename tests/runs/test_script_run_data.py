@@ -214,3 +214,29 @@ def test_docker_runtime_config_turns_docker_on_for_the_run(data: dict[str, Any])
         data["source"], "score.py", docker_runtime_config=DockerConfiguration(use_docker=False)
     )
     assert off.run_environment().docker.enabled is False
+
+
+def test_one_named_file_mounts_as_the_file_and_a_folder_of_one_file_as_the_folder(
+    workspace: Any, tmp_path: Path
+) -> None:
+    """Azure's rule: a definition naming one file gives the file's path; a folder (or a glob)
+    gives the folder, even when it holds a single file."""
+    root = tmp_path / "store"
+    (root / "single").mkdir(parents=True)
+    (root / "single" / "only.txt").write_text("one")
+    store = Datastore.register_local(workspace, "single_store", root)
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "kinds.py").write_text(
+        "import os, sys\nfrom airflow_mlw.core import Run\nrun = Run.get_context()\n"
+        "run.log('file_is_file', os.path.isfile(sys.argv[1]))\n"
+        "run.log('folder_lists', ','.join(os.listdir(sys.argv[2])))\n"
+    )
+    one_file = Dataset.File.from_files(path=(store, "single/only.txt"))
+    folder = Dataset.File.from_files(path=(store, "single"))
+    arguments = [one_file.as_named_input("file").as_mount(), folder.as_named_input("folder").as_mount()]
+    run = Experiment(workspace, "single_file").submit(
+        ScriptRunConfig(str(source), "kinds.py", arguments=arguments)
+    )
+    run.wait_for_completion()
+    assert run.get_metrics() == {"file_is_file": True, "folder_lists": "only.txt"}
