@@ -65,14 +65,21 @@ def _fail(exc: MlwError) -> HTTPException:
     return HTTPException(409, str(exc))
 
 
-def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: Any) -> dict[str, Any]:
+def may_trigger(dag_id: str, user: Any) -> bool:
+    """Whether ``user`` may create runs of ``dag_id``: Airflow's DAG-run permission, which every
+    submit route (and the pipelines page's Submit action) requires."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
-    allowed = get_auth_manager().is_authorized_dag(
-        method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=published.dag_id), user=user
+    return bool(
+        get_auth_manager().is_authorized_dag(
+            method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
+        )
     )
-    if not allowed:
+
+
+def _trigger(workspace: Any, published: Any, body: dict[str, Any] | None, user: Any) -> dict[str, Any]:
+    if not may_trigger(published.dag_id, user):
         raise HTTPException(403, f"not allowed to trigger DAG {published.dag_id!r}")
     if not is_triggerable(published.dag_id) and generated_dag_file(published.dag_id).is_file():
         wait_until_parsed(published.dag_id, workspace.settings.publish_timeout)

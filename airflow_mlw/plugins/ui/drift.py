@@ -60,7 +60,6 @@ def magnitude_spec(monitor: Any, windows: list[Any]) -> dict[str, Any]:
     return {
         "rows": rows,
         "spec": {
-            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",  # an identifier, never fetched
             "width": "container",
             "height": 200,
             "datasets": {"rows": rows, "threshold": [{"threshold": monitor.drift_threshold}]},
@@ -117,7 +116,6 @@ def contribution_spec(monitor: Any, windows: list[Any]) -> dict[str, Any]:
     return {
         "rows": rows,
         "spec": {
-            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
             "width": "container",
             "height": 160,
             "datasets": {"rows": rows},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
@@ -25,6 +26,8 @@ RUN_LIMIT = 100
 LATEST_RUNS = 10
 #: Lineage entries per direction shown in the datasets table (the dataset's page shows all).
 LINEAGE_SHOWN = 3
+#: Last runs shown for each published pipeline and endpoint.
+LAST_RUNS = 5
 
 
 @router.get("/")
@@ -94,16 +97,39 @@ def compute(request: Request) -> HTMLResponse:
 
 
 @router.get("/pipelines")
-def pipelines(request: Request) -> HTMLResponse:
-    with queries.registry() as (_, session, ws_id):
+def pipelines(request: Request, user: GetUserDep) -> HTMLResponse:
+    """Published pipelines and endpoints, each with its last runs and a Submit action (the REST
+    submit routes; offered to users with Airflow's permission to run the DAG, which they check)."""
+    from airflow_mlw.plugins.pipelines_api import may_trigger
+
+    with queries.registry() as (ws, session, ws_id):
         published = queries.published_pipelines(session, ws_id)
+        by_id = {row.id: row for row in published}
+        endpoints = queries.pipeline_endpoints(session, ws_id)
+        runs = queries.pipeline_runs_by_dag(session, ws_id, (row.dag_id for row in published), LAST_RUNS)
+        allowed = {dag_id: may_trigger(dag_id, user) for dag_id in {row.dag_id for row in published}}
         return render(
             request,
             "pipelines.html",
+            workspace_name=ws.name,
             published=published,
-            published_by_id={row.id: row for row in published},
-            endpoints=queries.pipeline_endpoints(session, ws_id),
+            published_by_id=by_id,
+            endpoints=endpoints,
+            runs=runs,
+            endpoint_runs={
+                endpoint.id: endpoint_runs(versions, by_id, runs) for endpoint, versions in endpoints
+            },
+            allowed=allowed,
         )
+
+
+def endpoint_runs(versions: list[Any], published: dict[str, Any], runs: dict[str, list[Any]]) -> list[Any]:
+    """An endpoint's last runs: those of the DAGs its versions' pipelines run, newest first."""
+    dag_ids = {
+        published[v.published_pipeline_id].dag_id for v in versions if v.published_pipeline_id in published
+    }
+    found = {run.id: run for dag_id in dag_ids for run in runs.get(dag_id, [])}
+    return sorted(found.values(), key=lambda run: run.created_at, reverse=True)[:LAST_RUNS]
 
 
 @router.get("/models")

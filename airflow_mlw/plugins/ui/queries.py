@@ -199,6 +199,35 @@ def pipeline_endpoints(
     ]
 
 
+def pipeline_runs_by_dag(
+    session: Session, ws_id: int, dag_ids: Iterable[str], per_dag: int
+) -> dict[str, list[RunRow]]:
+    """The latest ``per_dag`` pipeline runs of each DAG, newest first (one query: a window function)."""
+    ids = set(dag_ids)
+    found: dict[str, list[RunRow]] = defaultdict(list)
+    if not ids:
+        return found
+    rank = (
+        func.row_number()
+        .over(partition_by=RunRow.dag_id, order_by=(RunRow.created_at.desc(), RunRow.id))
+        .label("rank")
+    )
+    ranked = (
+        select(RunRow.id, rank)
+        .where(RunRow.workspace_id == ws_id, RunRow.kind == "pipeline", RunRow.dag_id.in_(ids))
+        .subquery()
+    )
+    rows = session.scalars(
+        select(RunRow)
+        .join(ranked, ranked.c.id == RunRow.id)
+        .where(ranked.c.rank <= per_dag)
+        .order_by(RunRow.created_at.desc(), RunRow.id)
+    )
+    for row in rows:
+        found[row.dag_id or ""].append(row)
+    return found
+
+
 def model_versions(session: Session, ws_id: int) -> Sequence[Any]:
     """``(model name, version row)``, by name, newest version first."""
     return session.execute(

@@ -40,12 +40,19 @@ class Urls:
     def __init__(self, request: Request) -> None:
         mount = str(request.scope.get("root_path", "")).rstrip("/")  # <api root>/mlw
         self.ui_root = f"{mount}{UI_PREFIX}"
+        self.api_root = f"{mount}/api"
         self.airflow_root = mount.rsplit("/", 1)[0]
 
     def ui(self, *parts: str, **query: Any) -> str:
         path = "/".join(quote(part, safe="") for part in parts)
         params = {k: v for k, v in query.items() if v is not None}
         return f"{self.ui_root}/{path}" + (f"?{urlencode(params)}" if params else "")
+
+    def api(self, *parts: str, **query: Any) -> str:
+        """A route of the plugin's REST API (``pipelines_api``), as the pages' scripts call it."""
+        path = "/".join(quote(part, safe="") for part in parts)
+        params = {k: v for k, v in query.items() if v is not None}
+        return f"{self.api_root}/{path}" + (f"?{urlencode(params)}" if params else "")
 
     def dataset(self, name: str, version: int | None = None) -> str:
         return self.ui("datasets", name) + (f"#v{version}" if version is not None else "")
