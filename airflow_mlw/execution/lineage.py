@@ -185,3 +185,22 @@ def registration_lineage(ws: Workspace, dataset: Any) -> OperatorLineage:
         inputs=[storage_dataset(uri) for uri in source_uris(ws, dataset.sources)],
         outputs=[registered_dataset(ws, dataset, output=True)],
     )
+
+
+def transfer_lineage(
+    ws: Workspace, datastore: str, path: str, local: str, size: int, upload: bool
+) -> OperatorLineage:
+    """An upload's or download's lineage: the local folder and the datastore path, one each way."""
+    from pathlib import Path
+
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    remote = datastore_uri(ws, datastore, path)
+    folder = Path(local).absolute().as_uri()
+    source, target = (folder, remote) if upload else (remote, folder)
+    lineage: OperatorLineage = OperatorLineage()
+    if source is not None:
+        lineage.inputs.append(storage_dataset(source))
+    if target is not None:
+        lineage.outputs.append(storage_dataset(target, statistics={"bytes": size}))
+    return lineage

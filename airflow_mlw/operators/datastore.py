@@ -53,6 +53,7 @@ class DatastoreUploadOperator(BaseOperator):
 
         datastore = Datastore.get(workspace_or_configured(self.workspace), self.datastore_name)
         report = datastore.upload(self.src_dir, self.target_path, overwrite=self.overwrite)
+        self._lineage = (datastore.name, self.target_path or "", report.bytes)
         return {
             "datastore": datastore.name,
             "target_path": self.target_path or "",
@@ -60,6 +61,14 @@ class DatastoreUploadOperator(BaseOperator):
             "skipped": len(report.skipped),
             "bytes": report.bytes,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The local folder in, the datastore path out, as OpenLineage datasets."""
+        from airflow_mlw.execution.lineage import transfer_lineage
+
+        datastore, path, size = self._lineage
+        ws = workspace_or_configured(self.workspace)
+        return transfer_lineage(ws, datastore, path, self.src_dir, size, upload=True)
 
 
 class DatastoreDownloadOperator(BaseOperator):
@@ -96,6 +105,7 @@ class DatastoreDownloadOperator(BaseOperator):
 
         datastore = Datastore.get(workspace_or_configured(self.workspace), self.datastore_name)
         report = datastore.download(self.target_path, self.prefix, overwrite=self.overwrite)
+        self._lineage = (datastore.name, self.prefix or "", report.bytes)
         return {
             "datastore": datastore.name,
             "target_path": self.target_path,
@@ -103,3 +113,11 @@ class DatastoreDownloadOperator(BaseOperator):
             "skipped": len(report.skipped),
             "bytes": report.bytes,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The datastore path in, the local folder out, as OpenLineage datasets."""
+        from airflow_mlw.execution.lineage import transfer_lineage
+
+        datastore, path, size = self._lineage
+        ws = workspace_or_configured(self.workspace)
+        return transfer_lineage(ws, datastore, path, self.target_path, size, upload=False)

@@ -174,3 +174,44 @@ def test_registering_a_dataset_reports_the_files_in_and_the_version_out(
         "kind": "file",
         "fingerprint": Dataset.get_by_name(workspace, "landing").fingerprint,
     }
+
+
+def test_uploads_and_downloads_report_the_folder_and_the_datastore_path(
+    workspace: Any, file_datastore: Any, tmp_path: Path, lineage_events: Path
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_mlw.operators.datastore import DatastoreDownloadOperator, DatastoreUploadOperator
+    from tests.airflow_harness import run_dag
+
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "a.txt").write_text("12345")
+    with DAG("mlw_lineage_transfer", schedule=None) as dag:
+        upload = DatastoreUploadOperator(
+            task_id="upload",
+            datastore_name=file_datastore.name,
+            src_dir=str(tmp_path / "local"),
+            target_path="up",
+            workspace=workspace,
+        )
+        download = DatastoreDownloadOperator(
+            task_id="download",
+            datastore_name=file_datastore.name,
+            target_path=str(tmp_path / "back"),
+            prefix="up",
+            workspace=workspace,
+        )
+        upload >> download
+    run_dag(dag)
+    events = completed_events(lineage_events)
+    remote = name_of_uri(file_datastore.backend.uri("up"))
+    local = ("file", str(tmp_path / "local"))
+    [sent_from] = events["upload"]["inputs"]
+    [sent_to] = events["upload"]["outputs"]
+    assert (sent_from["namespace"], sent_from["name"]) == local
+    assert (sent_to["namespace"], sent_to["name"]) == remote
+    assert sent_to["outputFacets"]["outputStatistics"]["size"] == 5
+    [fetched] = events["download"]["inputs"]
+    [written] = events["download"]["outputs"]
+    assert (fetched["namespace"], fetched["name"]) == remote
+    assert (written["namespace"], written["name"]) == ("file", str(tmp_path / "back"))
