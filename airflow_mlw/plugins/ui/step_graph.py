@@ -51,6 +51,8 @@ class TaskState:
     states: list[str | None] = field(default_factory=list)
     duration: float | None = None
     mapped: bool = False
+    #: Instances of the mapped task (a ParallelRunStep: of its batches task), 0 when none.
+    mapped_count: int = 0
 
 
 @dataclass
@@ -154,7 +156,7 @@ def node(
         else None,
         run_url=urls.run(row.id) if row is not None else None,
         airflow_url=airflow_url,
-        mapped=len(task.states) if task.mapped else 0,
+        mapped=task.mapped_count,
     )
 
 
@@ -228,10 +230,31 @@ def airflow_tasks(
         for task_id, map_index, state, duration in instances:
             task = tasks[task_id]
             task.states.append(str(state) if state is not None else None)
-            task.mapped = task.mapped or map_index >= 0
+            if map_index >= 0:
+                task.mapped, task.mapped_count = True, task.mapped_count + 1
             if duration is not None:
                 task.duration = max(task.duration or 0.0, float(duration))
-    return upstream, dict(tasks)
+    return merge_parallel_steps(upstream, dict(tasks))
+
+
+def merge_parallel_steps(
+    upstream: dict[str, set[str]], tasks: dict[str, TaskState]
+) -> tuple[dict[str, set[str]], dict[str, TaskState]]:
+    """A ParallelRunStep's three tasks (``<id>__plan`` >> ``<id>__batches``, mapped, >> ``<id>``, as
+    ``dag_builder.parallel_step_tasks`` names them) as one step ``<id>``: its upstream steps are
+    its plan task's, its instances all three tasks', its mapped count its batches'."""
+    for step in [t for t in upstream if f"{t}__plan" in upstream and f"{t}__batches" in upstream]:
+        plan, batches = f"{step}__plan", f"{step}__batches"
+        upstream[step] = upstream.pop(plan)
+        upstream.pop(batches)
+        parts = [tasks.pop(t, TaskState()) for t in (plan, batches)] + [tasks.get(step, TaskState())]
+        tasks[step] = TaskState(
+            states=[state for part in parts for state in part.states],
+            duration=sum(part.duration or 0.0 for part in parts) or None,
+            mapped=False,  # the step's own task (its gather) is not mapped
+            mapped_count=len(parts[1].states),
+        )
+    return upstream, tasks
 
 
 def lay_out(nodes: list[StepNode], edges: list[StepEdge]) -> tuple[float, float]:

@@ -186,3 +186,58 @@ def test_step_graph_marks_the_failed_step_and_the_steps_it_stopped(
     assert page.locator('.step-node[data-reuse="failed"]').count() == 1
     assert page.locator('.step-node[data-reuse="not run"]').count() == 1
     page.screenshot(path=str(ARTIFACTS / "pipeline-run-graph-failed.png"), full_page=True)
+
+
+ECHO = """
+import os
+
+def run(mini_batch):
+    return [os.path.basename(path) for path in mini_batch]
+"""
+
+
+def test_a_parallel_run_step_is_one_node_with_its_mapped_tasks(
+    workspace: Any, scripts: Path, tmp_path: Path, ui_server: str, browser: Any
+) -> None:
+    from airflow_mlw.core import Dataset, Datastore, Environment
+    from airflow_mlw.pipeline.steps import ParallelRunConfig, ParallelRunStep
+    from airflow_mlw.pipelines import OutputFileDatasetConfig
+
+    (tmp_path / "items").mkdir()
+    for i in range(6):
+        (tmp_path / "items" / f"{i}.txt").write_text(str(i))
+    (scripts / "echo.py").write_text(ECHO)
+    (scripts / "count.py").write_text(
+        "import os, sys\nprint(sum(len(f) for _, _, f in os.walk(sys.argv[1])))\n"
+    )
+    store = Datastore.register_local(workspace, "items_store", tmp_path)
+    items = Dataset.File.from_files((store, "items")).as_named_input("items")
+    config = ParallelRunConfig(
+        source_directory=str(scripts),
+        entry_script="echo.py",
+        mini_batch_size="2",
+        error_threshold=0,
+        output_action="append_row",
+        environment=Environment("default"),
+        compute_target="local",
+        process_count_per_node=1,
+        node_count=2,
+        run_max_try=1,
+    )
+    listed = OutputFileDatasetConfig("listed")
+    score = ParallelRunStep("score", config, inputs=[items], output=listed)
+    after = PythonScriptStep(
+        "count.py", name="after", source_directory=str(scripts), arguments=[listed.as_input("listed")]
+    )
+    run = Experiment(workspace, "graph-parallel").submit(Pipeline(workspace, [score, after]))
+    assert run.get_status() == "Finished"
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{ui_server}/ui/runs/{run.id}")
+    graph = graph_of(page)
+    assert [(n["id"], n["reuse"], n["mapped"]) for n in graph["nodes"]] == [
+        ("score", "ran", 2),
+        ("after", "ran", 0),
+    ]
+    assert [(e["source"], e["target"], e["data"]) for e in graph["edges"]] == [("score", "after", ["listed"])]
+    assert page.locator('.step-node[data-step="score"]').inner_text().count("2 mapped") == 1
