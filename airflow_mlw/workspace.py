@@ -18,6 +18,9 @@ from airflow_mlw.exceptions import WorkspaceExistsError, WorkspaceNotFoundError
 
 #: ``ws.location`` of every workspace: the Azure region's counterpart here.
 LOCATION = "local"
+#: Workspaces whose ``get_mlflow_tracking_uri()`` this process called, by name: ``mlw://<name>``
+#: reaches that very object (its registry and config), not only the configured workspace.
+_MLFLOW_WORKSPACES: dict[str, Workspace] = {}
 
 if TYPE_CHECKING:
     from airflow_mlw.datastores import Datastore
@@ -339,6 +342,28 @@ class Workspace:
         if name in ("workspaceblobstore", "workspacefilestore"):
             return self.get_default_datastore().name
         return name
+
+    # -- MLflow --------------------------------------------------------------------------------------
+
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """``mlw://<workspace>``, for ``mlflow.set_tracking_uri``: MLflow runs become this workspace's
+        runs (``airflow_mlw.runs.mlflow_tracking``). Submitted scripts get it as ``MLFLOW_TRACKING_URI``."""
+        from airflow_mlw.runtime import mlflow_tracking_uri
+
+        _MLFLOW_WORKSPACES[self.name] = self
+        return mlflow_tracking_uri(self.name)
+
+    @classmethod
+    def for_mlflow(cls, name: str) -> Workspace:
+        """The workspace of an ``mlw://<name>`` URI: the one whose ``get_mlflow_tracking_uri()`` gave
+        it in this process, else the configured workspace of that name, else ``name`` in the
+        configured registry (``WorkspaceNotFoundError`` when it has none)."""
+        if name in _MLFLOW_WORKSPACES:
+            return _MLFLOW_WORKSPACES[name]
+        configured = cls.from_config()
+        if configured.name == name:
+            return configured
+        return cls.get(name)
 
     # -- display ------------------------------------------------------------------------------------
 

@@ -24,8 +24,11 @@ RUNTIME_PACKAGES = {"azureml", "airflow-mlw"}
 RUNTIME_PREFIXES = ("azureml-", "airflow-mlw-")  # the second as code ported by renaming spells them
 #: What an ``azureml-*`` pin installed besides Azure's SDK that scripts written for it import:
 #: ``azureml-defaults`` brought pandas (through ``azureml-model-management-sdk``) in the v1
-#: releases the DP-100 labs were written for. Installed unless the environment names it.
-RUNTIME_PIN_BRINGS = {"azureml-defaults": ("pandas",)}
+#: releases the DP-100 labs were written for; ``azureml-mlflow`` brings the MLflow client, whose
+#: ``mlw://`` plugins the mounted runtime declares. Installed unless the environment names it.
+RUNTIME_PIN_BRINGS = {"azureml-defaults": ("pandas",), "azureml-mlflow": ("mlflow-skinny",)}
+#: Names that stand for a brought package when the environment lists them instead.
+BROUGHT_ALSO_AS = {"mlflow-skinny": ("mlflow",)}
 SPEC_FILE = "azureml_environment.json"
 CONDA_FILE = "conda_dependencies.yml"
 
@@ -129,7 +132,7 @@ class CondaDependencies:
         named = {requirement_name(p) for p in [*packages, *self.conda_packages]}
         for pin in self.runtime_pip_packages():
             for brought in RUNTIME_PIN_BRINGS.get(requirement_name(pin), ()):
-                if brought not in named:
+                if brought not in named and named.isdisjoint(BROUGHT_ALSO_AS.get(brought, ())):
                     packages.append(brought)
                     named.add(brought)
         return packages

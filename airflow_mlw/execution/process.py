@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow_mlw.exceptions import MlwError, ScriptFailedError
 from airflow_mlw.run import CONTEXT_ENV
-from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
+from airflow_mlw.runtime import RUNTIME_MOUNT, mlflow_environment, runtime_path
 
 log = logging.getLogger(__name__)
 STDERR_TAIL = 20
@@ -74,6 +74,8 @@ class ScriptExecution:
         self.workdir = self.folder / "source"
         self.metrics_file = self.folder / "metrics.jsonl"
         self.outputs_dir = self.workdir / "outputs"
+        #: ``mlflow.log_artifact`` inside the script writes to ``artifacts/<run id>/`` (its own run or a nested one).
+        self.artifacts_dir = self.folder / "artifacts"
         #: ``run.register_model`` requests, registered by :meth:`register_models` once the script succeeded.
         self.model_requests: list[dict[str, Any]] = []
 
@@ -84,13 +86,16 @@ class ScriptExecution:
         # The snapshot as the script got it (run.restore_snapshot()), kept with the run's logs.
         shutil.make_archive(str(self.folder / "snapshot"), "zip", self.workdir)
         self.outputs_dir.mkdir(exist_ok=True)
+        self.artifacts_dir.mkdir()
         root = "/mlw/run" if in_container else str(self.folder)
+        experiment = self._experiment_name()
         context = {
             "run_id": self.run_id,
             "workspace": self.workspace.name,
-            "experiment": self._experiment_name(),
+            "experiment": experiment,
             "metrics_file": f"{root}/metrics.jsonl",
             "outputs_dir": f"{root}/source/outputs",
+            "artifacts_dir": f"{root}/artifacts",
             "inputs": inputs or {},
         }
         (self.folder / "context.json").write_text(json.dumps(context))
@@ -99,6 +104,8 @@ class ScriptExecution:
         environ[CONTEXT_ENV] = f"{root}/context.json"
         environ["PYTHONPATH"] = RUNTIME_MOUNT if in_container else str(runtime_path())
         environ["PYTHONUNBUFFERED"] = "1"
+        if "MLFLOW_TRACKING_URI" not in environ:  # an environment that names its own MLflow server keeps it
+            environ.update(mlflow_environment(self.workspace.name, self.run_id, experiment))
         return environ
 
     def _experiment_name(self) -> str | None:
@@ -200,7 +207,8 @@ class ScriptExecution:
         return [DRIVER_LOG]
 
     def keep_outputs(self) -> list[str]:
-        """Files the script left in ``outputs/``, copied to the default datastore under the run's id."""
+        """Files the script left in ``outputs/`` and the MLflow artifacts of its run, copied to the
+        default datastore under the run's id; their names (``get_file_names()``)."""
         files = sorted(
             p.relative_to(self.outputs_dir).as_posix() for p in self.outputs_dir.rglob("*") if p.is_file()
         )
@@ -209,7 +217,32 @@ class ScriptExecution:
             datastore.upload(
                 self.outputs_dir, f"mlw/run-files/{self.run_id}/outputs", overwrite=True, show_progress=False
             )
-        return [f"outputs/{name}" for name in files]
+        kept = [f"outputs/{name}" for name in files]
+        return sorted({*kept, *self.keep_artifacts()})
+
+    def keep_artifacts(self) -> list[str]:
+        """What ``mlflow.log_artifact`` wrote under ``artifacts/<run id>/``, kept with that run at its
+        artifact path (``model/MLmodel``): this run's names are returned, those of the nested runs
+        it started are recorded on their rows (other folders are ignored)."""
+        from airflow_mlw.execution import records
+
+        own: list[str] = []
+        folders = (
+            [p for p in self.artifacts_dir.iterdir() if p.is_dir()] if self.artifacts_dir.is_dir() else []
+        )
+        for folder in sorted(folders):
+            names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+            mine = folder.name == self.run_id
+            if not names or not (mine or records.is_descendant(self.workspace, folder.name, self.run_id)):
+                continue
+            self.workspace.get_default_datastore().upload(
+                folder, f"mlw/run-files/{folder.name}", overwrite=True, show_progress=False
+            )
+            if mine:
+                own = names
+            else:
+                records.add_files(self.workspace, folder.name, names)
+        return own
 
     def cleanup(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

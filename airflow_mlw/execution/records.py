@@ -53,6 +53,29 @@ def add_properties(workspace: Any, run_id: str, **properties: Any) -> None:
             row.properties = {**(row.properties or {}), **properties}
 
 
+def add_files(workspace: Any, run_id: str, names: list[str]) -> None:
+    """Add ``names`` to the files the run lists (``get_file_names()``; a missing row is left alone)."""
+    with workspace.store.session(write=True) as session:
+        row = session.get(RunRow, run_id)
+        if row is not None:
+            properties = dict(row.properties or {})
+            properties["files"] = sorted({*properties.get("files", []), *names})
+            row.properties = properties
+
+
+def is_descendant(workspace: Any, run_id: str, ancestor_id: str) -> bool:
+    """Whether the run is a child (at any depth) of ``ancestor_id``."""
+    with workspace.store.session() as session:
+        row = session.get(RunRow, run_id)
+        parent = row.parent_id if row is not None else None
+        for _ in range(32):
+            if parent is None or parent == ancestor_id:
+                break
+            above = session.get(RunRow, parent)
+            parent = above.parent_id if above is not None else None
+        return parent == ancestor_id
+
+
 def set_status(workspace: Any, run_id: str, status: str, **fields: Any) -> None:
     """The run's status, with its start or end time, and ``fields``; the row must exist."""
     with workspace.store.session(write=True) as session:

@@ -14,7 +14,7 @@ from airflow_mlw.exceptions import ComputeTargetException, ScriptFailedError
 from airflow_mlw.execution.process import ScriptExecution, failure_message
 from airflow_mlw.operators.parallel import ParallelRunMixin
 from airflow_mlw.operators.script import MlwScriptOperator
-from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
+from airflow_mlw.runtime import runtime_mounts
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 class DockerScriptOperator(MlwScriptOperator, DockerOperator):
     """The environment's image on a Docker engine (the worker's, or ``docker_url`` for attached compute).
 
-    The working copy is mounted at ``/mlw/run``, the ``airflow_mlw`` package read-only on
-    ``PYTHONPATH``; the image is built on that engine when missing there.
+    The working copy is mounted at ``/mlw/run``, the ``airflow_mlw`` package (with the dist-info of
+    its MLflow plugins) read-only on ``PYTHONPATH``; the image is built on that engine when missing there.
     """
 
     template_fields: Sequence[str] = ("arguments", "step_params")
@@ -112,12 +112,7 @@ class DockerScriptOperator(MlwScriptOperator, DockerOperator):
         self.environment = {**environ}
         self.mounts = [
             Mount("/mlw/run", str(execution.folder), type="bind"),
-            Mount(
-                f"{RUNTIME_MOUNT}/airflow_mlw",
-                str(runtime_path() / "airflow_mlw"),
-                type="bind",
-                read_only=True,
-            ),
+            *(Mount(target, source, type="bind", read_only=True) for target, source in runtime_mounts()),
             *(
                 Mount(target, source, type="bind", read_only=read_only)
                 for target, source, read_only in self._extra_mounts

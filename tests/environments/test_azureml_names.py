@@ -34,8 +34,9 @@ def pip_env(name: str, *packages: str) -> Environment:
 
 
 def test_azureml_pins_do_not_change_the_spec_hash(workspace: Any, caplog: pytest.LogCaptureFixture) -> None:
-    # (pandas named: azureml-defaults would bring it otherwise, see the next test)
-    plain, ported = pip_env("train", "six", "pandas"), pip_env("train", "six", "pandas", *AZUREML_PINS)
+    # (pandas and mlflow named: azureml-defaults and azureml-mlflow would bring them otherwise, see below)
+    plain = pip_env("train", "six", "pandas", "mlflow")
+    ported = pip_env("train", "six", "pandas", "mlflow", *AZUREML_PINS)
     assert ported.spec_hash == plain.spec_hash
     assert plain.register(workspace).version == 1
     caplog.set_level(logging.INFO, logger="airflow_mlw.environments.registration")
@@ -50,7 +51,11 @@ def test_azureml_pins_do_not_change_the_spec_hash(workspace: Any, caplog: pytest
 def test_azureml_pins_are_not_installed_and_the_build_log_says_so() -> None:
     env = pip_env("ported", "six", "pandas", *AZUREML_PINS)
     text = dockerfile(env, load_settings(), "mlw-base:bookworm")
-    assert "/opt/mlw-env/bin/pip install --no-cache-dir --disable-pip-version-check six pandas\n" in text
+    # azureml-mlflow brings the MLflow client (the runtime's mlw:// plugins need it)
+    assert (
+        "/opt/mlw-env/bin/pip install --no-cache-dir --disable-pip-version-check six pandas mlflow-skinny\n"
+        in text
+    )
     assert "azureml" not in text
     notes = build_notes(env, route_from_settings(load_settings()))
     assert notes == [
