@@ -38,33 +38,37 @@ def found_run(session: Session, ws_id: int, run_id: str) -> RunRow:
 
 
 @router.get("/runs/{run_id}/metrics")
-def run_metrics(run_id: str) -> dict[str, Any]:
+def run_metrics(run_id: str) -> JSONResponse:
     with queries.registry() as (_, session, ws_id):
         source = queries.metrics_source(found_run(session, ws_id, run_id))
         charts = run_charts(queries.metrics_of(session, [source]).get(source, []))
-        return {"run_id": run_id, "metrics_source": source, **asdict(charts)}
+        return JSONResponse({"run_id": run_id, "metrics_source": source, **asdict(charts)})
 
 
-def experiment_comparison(
-    session: Session, ws_id: int, name: str, metric: str | None
-) -> tuple[list[RunRow], dict[str, dict[str, list[Any]]], list[str]]:
-    """The experiment's runs, their scalar series by run id (a reused run: its origin's) and the
-    names of the scalar metrics they logged; only ``metric``'s series when given."""
-    rows = list(queries.experiment_runs(session, ws_id, name, EXPERIMENT_RUN_LIMIT))
+def experiment_series(
+    session: Session, ws_id: int, name: str, metric: str, last_only: bool
+) -> tuple[list[Any], dict[str, dict[str, list[Any]]]]:
+    """The experiment's runs (``queries.experiment_run_keys``) and ``metric``'s values by run id (a reused run: its origin's); with
+    ``last_only`` only each run's last value, read as such."""
+    rows = list(queries.experiment_run_keys(session, ws_id, name, EXPERIMENT_RUN_LIMIT))
     if not rows:
         raise HTTPException(status_code=404, detail=f"no experiment {name!r} in this workspace")
-    by_source = queries.scalar_series(session, (queries.metrics_source(r) for r in rows), metric)
-    series = {row.id: by_source.get(queries.metrics_source(row), {}) for row in rows}
-    names = sorted({metric_name for values in series.values() for metric_name in values})
-    return rows, series, names
+    sources = {queries.metrics_source(r) for r in rows}
+    if last_only:
+        last = queries.last_scalars(session, sources, metric)
+        by_source = {run_id: {k: [v] for k, v in values.items()} for run_id, values in last.items()}
+    else:
+        by_source = queries.scalar_series(session, sources, metric)
+    return rows, {row.id: by_source.get(queries.metrics_source(row), {}) for row in rows}
 
 
 @router.get("/experiments/{name}/compare")
-def experiment_compare(name: str, metric: str, view: Literal["last", "steps"] = "last") -> dict[str, Any]:
+def experiment_compare(name: str, metric: str, view: Literal["last", "steps"] = "last") -> JSONResponse:
+    """Big answers (1,000 runs x their values) go out as they are built: no response model to check."""
     with queries.registry() as (_, session, ws_id):
-        rows, series, _ = experiment_comparison(session, ws_id, name, metric)
+        rows, series = experiment_series(session, ws_id, name, metric, last_only=view == "last")
         build = comparisons.compare_last if view == "last" else comparisons.compare_steps
-        return build(rows, series, metric)
+        return JSONResponse(build(rows, series, metric))
 
 
 def sweep_of(session: Session, row: RunRow) -> comparisons.SweepView | None:
@@ -81,9 +85,10 @@ def sweep_of(session: Session, row: RunRow) -> comparisons.SweepView | None:
 
 
 @router.get("/runs/{run_id}/sweep")
-def sweep_trials(run_id: str, view: Literal["progress", "parallel"] = "progress") -> dict[str, Any]:
+def sweep_trials(run_id: str, view: Literal["progress", "parallel"] = "progress") -> JSONResponse:
     with queries.registry() as (_, session, ws_id):
         sweep = sweep_of(session, found_run(session, ws_id, run_id))
         if sweep is None:
             raise HTTPException(status_code=404, detail=f"run {run_id!r} is no HyperDrive sweep")
-        return comparisons.sweep_progress(sweep) if view == "progress" else comparisons.sweep_parallel(sweep)
+        build = comparisons.sweep_progress if view == "progress" else comparisons.sweep_parallel
+        return JSONResponse(build(sweep))

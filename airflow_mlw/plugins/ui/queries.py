@@ -413,6 +413,17 @@ def experiment_runs(session: Session, ws_id: int, name: str, limit: int) -> Sequ
     ).all()
 
 
+def experiment_run_keys(session: Session, ws_id: int, name: str, limit: int) -> Sequence[Any]:
+    """``experiment_runs`` as ``(id, name, created_at, reused_from_id)`` rows: what a chart across
+    the runs needs, without loading each run's documents."""
+    return session.execute(
+        select(RunRow.id, RunRow.name, RunRow.created_at, RunRow.reused_from_id)
+        .where(RunRow.workspace_id == ws_id, RunRow.experiment_name == name, RunRow.parent_id.is_(None))
+        .order_by(RunRow.created_at.desc(), RunRow.id)
+        .limit(limit)
+    ).all()
+
+
 def scalar_series(
     session: Session, run_ids: Iterable[str], name: str | None = None
 ) -> dict[str, dict[str, list[Any]]]:
@@ -430,17 +441,20 @@ def scalar_series(
     return found
 
 
-def last_scalars(session: Session, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Run id -> scalar metric name -> its last value (one query, whatever the number of values)."""
+def last_scalars(
+    session: Session, run_ids: Iterable[str], name: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run id -> scalar metric name -> its last value (one query, whatever the number of values);
+    only ``name``'s when given."""
     ids = set(run_ids)
     found: dict[str, dict[str, Any]] = defaultdict(dict)
     if ids:
-        last = (
-            select(func.max(MetricRow.id).label("id"))
-            .where(MetricRow.run_id.in_(ids), MetricRow.kind == "scalar")
-            .group_by(MetricRow.run_id, MetricRow.name)
-            .subquery()
+        last_ids = select(func.max(MetricRow.id).label("id")).where(
+            MetricRow.run_id.in_(ids), MetricRow.kind == "scalar"
         )
+        if name is not None:
+            last_ids = last_ids.where(MetricRow.name == name)
+        last = last_ids.group_by(MetricRow.run_id, MetricRow.name).subquery()
         rows = session.execute(
             select(MetricRow.run_id, MetricRow.name, MetricRow.value).join(last, last.c.id == MetricRow.id)
         )
