@@ -311,5 +311,5 @@ def test_ml_workspace_pages_in_the_airflow_ui(
         finally:
             browser.close()
             if shots.exists():
-                shutil.rmtree(ARTIFACTS, ignore_errors=True)
-                shutil.copytree(shots, ARTIFACTS)
+                # Other UI tests leave their screenshots there too (in parallel, under xdist).
+                shutil.copytree(shots, ARTIFACTS, dirs_exist_ok=True)
