@@ -120,3 +120,21 @@ def open_charts(browser: Any, url: str, screenshot: str | None = None) -> tuple[
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
     return page, charts
+
+
+def shot_of(page: Any, selector: str, name: str) -> Path:
+    """A screenshot of the region that holds every element matching ``selector`` (test-artifacts/ui/)."""
+    boxes = [box for box in (element.bounding_box() for element in page.locator(selector).all()) if box]
+    assert boxes, selector
+    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    right, bottom = max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes)
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    clip = {
+        "x": left + scroll[0],
+        "y": top + scroll[1],
+        "width": right - left + 8,
+        "height": bottom - top + 8,
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True, clip=clip)
+    return ARTIFACTS / name

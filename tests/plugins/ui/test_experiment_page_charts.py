@@ -8,7 +8,7 @@ import json
 import urllib.request
 from typing import Any
 
-from tests.plugins.ui.conftest import ARTIFACTS, CHARTS, open_charts
+from tests.plugins.ui.conftest import ARTIFACTS, CHARTS, open_charts, shot_of
 
 
 def experiment_runs(workspace: Any) -> list[Any]:
@@ -54,6 +54,7 @@ def test_the_experiment_page_compares_a_picked_metric_across_runs(
     assert len(lines["series"]) == 3 and len(lines["rows"]) == 3 + 2 + 4
     assert lines["state"] == "drawn" and lines["marks"] >= 3
     page.screenshot(path=str(ARTIFACTS / "experiment-loss.png"), full_page=True)
+    shot_of(page, "h1, #compare, .mlw-chart-box, #runs + table", "experiment-charts.png")
 
     table = page.locator("#runs + table tbody").inner_text()
     lines_of = {line.split("\t")[0]: line for line in table.splitlines()}

@@ -17,7 +17,7 @@ from airflow_mlw.train.hyperdrive import (
     PrimaryMetricGoal,
     choice,
 )
-from tests.plugins.ui.conftest import open_charts
+from tests.plugins.ui.conftest import open_charts, shot_of
 from tests.train.scripts import EPOCHS, write_source
 
 
@@ -102,6 +102,7 @@ def test_the_sweep_page_draws_trials_and_parallel_coordinates(
     for line in table:
         run_id = line.split("\t")[1]
         assert ("Canceled" in line and "BanditPolicy" in line) == (run_id in stopped), line
+    shot_of(page, "#sweep, #sweep ~ .mlw-chart-box, #sweep ~ table", "hyperdrive-charts.png")
     page.close()
 
     with urllib.request.urlopen(f"{ui_server}/ui/data/runs/{run.id}/sweep?view=parallel") as response:

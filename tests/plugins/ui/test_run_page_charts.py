@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.plugins.ui.conftest import open_charts
+from tests.plugins.ui.conftest import open_charts, shot_of
 
 CONFUSION = {
     "schema_type": "confusion_matrix",
@@ -140,6 +140,16 @@ def test_the_run_page_draws_each_logged_kind(
     assert image.evaluate("img => img.complete && img.naturalWidth") > 0
     # A value off Azure's schema is named, not drawn.
     assert "broken (residuals) is not drawn: not in Azure's residuals schema" in page.inner_text("main")
+    shot_of(
+        page,
+        ".mlw-chart-box:has([data-chart^='metric-']), .mlw-chart-box:has([data-chart^='rows-'])",
+        "run-lines.png",
+    )
+    shot_of(
+        page,
+        ".mlw-chart-box:has([data-chart^='confusion-']), .mlw-chart-box:has([data-chart^='predictions-'])",
+        "run-azure-charts.png",
+    )
     page.close()
 
 
