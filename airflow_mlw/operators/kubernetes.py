@@ -20,7 +20,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow_mlw.exceptions import ComputeTargetException
 from airflow_mlw.execution.process import ScriptExecution
 from airflow_mlw.operators.script import MlwScriptOperator
-from airflow_mlw.runtime import RUNTIME_MOUNT, runtime_path
+from airflow_mlw.runtime import RUNTIME_MOUNT, dist_info_name, runtime_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -114,7 +114,8 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
         return f"{registry}/{tag}" if registry else tag
 
     def runtime_on_volume(self) -> Path:
-        """The ``airflow_mlw`` package copied once onto the shared volume (pods import ``Run`` from it)."""
+        """The ``airflow_mlw`` package and its dist-info copied once onto the shared volume (pods import
+        ``Run`` from it, and mlflow finds the ``mlw://`` plugins)."""
         import airflow_mlw
 
         target = self.shared_path / ".mlw-runtime" / runtime_path().name
@@ -130,6 +131,15 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
                 staging.rename(target)
             except OSError:  # another task copied it first
                 shutil.rmtree(staging, ignore_errors=True)
+        dist_info = target / dist_info_name()
+        if not dist_info.is_dir():  # the MLflow plugins' entry points (a volume copied before had none)
+            staging = Path(tempfile.mkdtemp(dir=target))
+            shutil.copytree(runtime_path() / dist_info_name(), staging / "dist-info")
+            try:
+                (staging / "dist-info").rename(dist_info)
+            except OSError:
+                pass
+            shutil.rmtree(staging, ignore_errors=True)
         return target
 
     def prepare_pod(
@@ -150,7 +160,9 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
                 ),
             )
         ]
-        runtime = self.pod_path(self.runtime_on_volume() / "airflow_mlw")[len(SHARED_MOUNT) + 1 :]
+        on_volume = self.runtime_on_volume()
+        runtime = self.pod_path(on_volume / "airflow_mlw")[len(SHARED_MOUNT) + 1 :]
+        dist_info = self.pod_path(on_volume / dist_info_name())[len(SHARED_MOUNT) + 1 :]
         self.volume_mounts = [
             k8s.V1VolumeMount(name=VOLUME_NAME, mount_path=SHARED_MOUNT),
             k8s.V1VolumeMount(
@@ -160,6 +172,12 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
             ),
             k8s.V1VolumeMount(
                 name=VOLUME_NAME, mount_path=f"{RUNTIME_MOUNT}/airflow_mlw", sub_path=runtime, read_only=True
+            ),
+            k8s.V1VolumeMount(
+                name=VOLUME_NAME,
+                mount_path=f"{RUNTIME_MOUNT}/{dist_info_name()}",
+                sub_path=dist_info,
+                read_only=True,
             ),
         ]
         limits: dict[str, str] = {}

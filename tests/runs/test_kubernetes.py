@@ -107,6 +107,9 @@ def test_pod_spec(workspace: Any, base_image: str, tmp_path: Path) -> None:
     assert mounts["/mlw/run"].sub_path == f"runs/{execution.folder.name}"
     assert mounts["/opt/mlw-runtime/airflow_mlw"].read_only
     assert (shared / mounts["/opt/mlw-runtime/airflow_mlw"].sub_path / "run.py").is_file()
+    # beside it the runtime's dist-info, whose entry points let mlflow in the pod find the mlw:// store
+    (dist_info,) = [m for m in mounts if m.startswith("/opt/mlw-runtime/airflow_mlw_runtime-")]
+    assert "mlflow.tracking_store" in (shared / mounts[dist_info].sub_path / "entry_points.txt").read_text()
     env = {e.name: e.value for e in container.env}
     assert env["MLW_RUN_CONTEXT"] == "/mlw/run/context.json" and env["PYTHONPATH"] == "/opt/mlw-runtime"
     elsewhere = tmp_path / "elsewhere"
