@@ -237,8 +237,40 @@ def test_the_runtime_folder_declares_the_plugins_to_any_interpreter(tmp_path: Pa
 def test_azureml_mlflow_brings_the_mlflow_client_unless_mlflow_is_named() -> None:
     lab = CondaDependencies.create(conda_packages=["scikit-learn"], pip_packages=["azureml-mlflow"])
     assert lab.installable_pip_packages() == ["mlflow-skinny"]
-    named = CondaDependencies.create(pip_packages=["mlflow==2.9.2", "azureml-mlflow"])
-    assert named.installable_pip_packages() == ["mlflow==2.9.2"]
+    named = CondaDependencies.create(pip_packages=["mlflow==3.1.0", "azureml-mlflow"])
+    assert named.installable_pip_packages() == ["mlflow==3.1.0"]
     assert CondaDependencies.create(
         pip_packages=["mlflow-skinny", "azureml-mlflow"]
     ).installable_pip_packages() == ["mlflow-skinny"]
+
+
+def test_a_pipeline_step_logs_into_its_step_run(workspace: Any, tmp_path: Path) -> None:
+    from airflow_mlw.pipeline.core import Pipeline
+    from airflow_mlw.pipeline.steps import PythonScriptStep
+
+    script = "import mlflow\nmlflow.log_metric('rows', 3)\nmlflow.log_param('split', 0.2)\n"
+    step = PythonScriptStep(
+        "prep.py", source_directory=source(tmp_path, "prep.py", script), allow_reuse=False
+    )
+    run = Experiment(workspace, "mlflow-pipeline").submit(Pipeline(workspace, [step]))
+    run.wait_for_completion()
+    (step_run,) = run.find_step_run("prep.py")
+    assert step_run.get_metrics() == {"rows": 3}
+    assert step_run.get_properties() == {"azureml.param.split": "0.2"}
+
+
+def test_deleting_an_mlflow_experiment_archives_it(workspace: Any) -> None:
+    mlflow.set_tracking_uri(workspace.get_mlflow_tracking_uri())
+    client = mlflow.MlflowClient()
+    exp_id = client.create_experiment("to-archive")
+    assert exp_id == mlflow_experiment_id("to-archive")
+    with pytest.raises(MlflowException, match="already exists"):
+        client.create_experiment("to-archive")
+    client.delete_experiment(exp_id)
+    assert [e.name for e in Experiment.list(workspace, view_type="ArchivedOnly")] == ["to-archive"]
+    assert client.get_experiment_by_name("to-archive").lifecycle_stage == "deleted"
+    assert "to-archive" not in [e.name for e in client.search_experiments()]
+    client.restore_experiment(exp_id)
+    assert client.get_experiment(exp_id).lifecycle_stage == "active"
+    with pytest.raises(MlflowException, match="keep their name"):
+        client.rename_experiment(exp_id, "renamed")

@@ -16,3 +16,14 @@ one of two sides, decided per call:
 Azure ML v1's mapping (``entities``): metrics are scalar metrics (logged again: a series), params
 are run properties ``azureml.param.<key>``, tags are run tags, artifacts are run files.
 """
+
+from __future__ import annotations
+
+import mlflow
+
+# MLflow loads the plugins through their entry points and shows this message when the import fails.
+if int(mlflow.__version__.split(".")[0]) < 3:
+    raise ImportError(
+        f"the mlw:// MLflow plugins of airflow_mlw need MLflow 3 or later (mlflow-skinny>=3); this Python has "
+        f"mlflow {mlflow.__version__}"
+    )
