@@ -274,3 +274,15 @@ def test_deleting_an_mlflow_experiment_archives_it(workspace: Any) -> None:
     assert client.get_experiment(exp_id).lifecycle_stage == "active"
     with pytest.raises(MlflowException, match="keep their name"):
         client.rename_experiment(exp_id, "renamed")
+
+
+def test_setup_cfg_and_the_runtime_folder_declare_the_same_plugins() -> None:
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    runtime = configparser.ConfigParser()
+    runtime.read_string(ENTRY_POINTS)
+    for group in ("mlflow.tracking_store", "mlflow.artifact_repository"):
+        declared = setup["options.entry_points"][group].strip()
+        assert declared == f"mlw = {runtime[group]['mlw']}"
