@@ -24,6 +24,7 @@ from tests import services
 from tests.airflow_stack import AirflowStack, airflow_stack
 from tests.conftest import require
 from tests.datasets.conftest import write
+from tests.plugins.ui.conftest import CHARTS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
@@ -153,6 +154,8 @@ def workspace_content(mlw_env: dict[str, str], tmp_path: Path) -> dict[str, Any]
         for child in children:
             child.log("auc", 0.8)
             child.complete()
+        for loss in (0.9, 0.4, 0.2):  # a line chart on the parent's page
+            parent.log("loss", loss)
     return {
         "workspace": ws,
         "versions": [first, second],
@@ -203,10 +206,12 @@ def test_ml_workspace_pages_in_the_airflow_ui(
 
     # Airflow's own auth guards the pages: no credential is 401, a forged one 403.
     assert request(f"{base}/mlw/ui/")[0] == 401
+    assert request(f"{base}/mlw/ui/static/vendor/vega.min.js")[0] == 401
     assert request(f"{base}/mlw/ui/datasets", token="not-a-jwt")[0] == 403
     status, body = request(f"{base}/auth/token", body={"username": "admin", "password": PASSWORD})
     assert status == 201, body
     token = body["access_token"]
+    assert request(f"{base}/mlw/ui/static/charts.js", token)[0] == 200
     status, overview = request(f"{base}/mlw/ui/", token)
     assert status == 200 and "<h1>ML Workspace default</h1>" in overview
     assert request(f"{base}/mlw/ui/datasets/nope", token) == (
@@ -297,6 +302,22 @@ def test_ml_workspace_pages_in_the_airflow_ui(
             assert reuse.startswith(f"reused the outputs of {origin} (saved "), reuse
             assert "rows\tscalar\t2" in page.locator("#metrics + p + table").inner_text()
             page.screenshot(path=str(shots / "reused-run.png"), full_page=True)
+
+            # Charts draw inside Airflow's frame: charts.js and the vendored Vega come from the
+            # plugin's app with the UI's session cookie.
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
+            page.goto(f"{base}/plugin/mlw/mlw/ui/runs/{workspace_content['parent']}")
+            page.frame_locator("iframe").locator('.mlw-chart-view[data-state="drawn"]').wait_for()
+            scripts = [url for url in requested if url.endswith(".js") and "/mlw/ui/static/" in url]
+            assert len(scripts) == 4 and all(url.startswith(f"{base}/mlw/ui/static/") for url in scripts), (
+                scripts
+            )
+            (frame,) = [f for f in page.frames if f != page.main_frame and "/mlw/ui/runs/" in f.url]
+            charts = frame.evaluate(CHARTS)
+            assert charts["metric-loss"]["state"] == "drawn" and charts["metric-loss"]["svg"]
+            assert [row["y"] for row in charts["metric-loss"]["rows"]] == [0.9, 0.4, 0.2]
+            page.screenshot(path=str(shots / "run-chart-in-airflow.png"), full_page=True)
 
             for name, expected in (
                 ("environments", "built on first use"),
