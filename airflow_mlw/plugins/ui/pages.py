@@ -115,6 +115,7 @@ def pipelines(request: Request, user: GetUserDep) -> HTMLResponse:
             published=published,
             published_by_id=by_id,
             endpoints=endpoints,
+            experiments=[name for name, _, _ in queries.experiments(session, ws_id)],
             runs=runs,
             endpoint_runs={
                 endpoint.id: endpoint_runs(versions, by_id, runs) for endpoint, versions in endpoints

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_mlw.core import Experiment
 from airflow_mlw.pipeline.core import PipelineEndpoint
 from airflow_mlw.pipelines import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
 
@@ -36,6 +37,8 @@ def endpoint(workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     second = one_step(workspace, scripts, rate=0.5, loud=False).publish("second")
     made = PipelineEndpoint.publish(workspace, "two-versions", None, first)
     made.add(second)
+    with Experiment(workspace, "existing-experiment").start_logging() as run:
+        run.log("x", 1)
     # No auth manager runs here: every DAG may be run (the deployment test checks the refusal).
     monkeypatch.setattr("airflow_mlw.plugins.pipelines_api.may_trigger", lambda dag_id, user: True)
     return made
@@ -59,6 +62,9 @@ def test_the_endpoint_dialog_posts_the_chosen_versions_typed_parameters(
     page.locator("tbody tr", has_text="two-versions").get_by_role("button", name="Submit…").click()
     dialog = page.locator(f"#submit-e-{endpoint.id}")
     assert dialog.locator("select[name=pipelineVersion]").input_value() == "0"
+    experiment = dialog.locator("input[name=ExperimentName]")
+    offered = page.locator(f"datalist#{experiment.get_attribute('list')} option")
+    assert [option.get_attribute("value") for option in offered.all()] == ["existing-experiment"]
     assert (
         dialog.locator("input[name=text]").is_visible()
         and not dialog.locator("input[name=rate]").is_visible()
