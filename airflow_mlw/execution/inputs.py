@@ -133,7 +133,9 @@ class UpstreamOutput(StepInput):
     def bind(self, context: Context) -> UpstreamOutput:
         if self.record is not None:
             return self
-        pushed = context["ti"].xcom_pull(task_ids=self.producer_task, key="return_value") or {}
+        from airflow_mlw.execution.planning import step_result
+
+        pushed = step_result(context["ti"], self.producer_task) or {}
         record = pushed.get("outputs", {}).get(self.output)
         if record is None:
             raise MlwError(

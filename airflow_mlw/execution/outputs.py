@@ -93,11 +93,16 @@ def commit_output(
     return record
 
 
-def output_exists(workspace: Any, record: dict[str, Any]) -> bool:
-    """The committed output is still complete: manifest present and every file there with its size."""
+def output_exists(workspace: Any, record: dict[str, Any], datastores: dict[Any, Any] | None = None) -> bool:
+    """The committed output is still complete: manifest present and every file there with its size.
+
+    :param datastores: datastores already looked up, by name (filled in here)
+    """
     from airflow_mlw.datastores import Datastore
 
-    backend = Datastore(workspace, record["datastore"]).backend
+    known = {} if datastores is None else datastores
+    name = record["datastore"]
+    backend = (known.get(name) or known.setdefault(name, Datastore(workspace, name))).backend
     manifest_path = record["path"] + MANIFEST_SUFFIX
     if backend.info(manifest_path) is None:
         return False

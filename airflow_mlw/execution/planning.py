@@ -10,8 +10,10 @@ task raises the run's ``DatasetDriftError`` itself), or no finished run has its 
 is then the task's business).
 
 For each hit the step's registry row is written as a step would write it (handed over, with its
-origin), and the step's result — exactly what the task would return — is given back, to become the
-skipped task's XCom.
+origin), and the step's result — exactly what the task would return — is given back. The planning
+task pushes all of them in its own XCom (``results``, one request for the whole run: a request to
+Airflow's API costs about as much as planning a step); :func:`step_result` is how a consumer reads a
+step's result, whether the step ran or was reused ahead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 log = logging.getLogger(__name__)
+#: The task id of a pipeline DAG's planning task (``operators.planner``).
+PLANNER_TASK_ID = "mlw_plan"
+
+
+def step_result(ti: Any, task_id: str) -> dict[str, Any] | None:
+    """What a script step of this DAG run returned: its own XCom when it ran, else — a step the
+    planning task reused — the planner's ``results`` entry for it; ``None`` when neither has one."""
+    pushed = ti.xcom_pull(task_ids=task_id, key="return_value")
+    if pushed is not None:
+        return pushed  # type: ignore[no-any-return]
+    plan = ti.xcom_pull(task_ids=PLANNER_TASK_ID, key="return_value")
+    result = (plan.get("results") or {}).get(task_id) if isinstance(plan, dict) else None
+    return result  # type: ignore[no-any-return]
 
 
 def plan_hits(
@@ -72,7 +87,7 @@ def plan_hits(
             log.info("%s is decided when it runs: %s", step.step_name, str(error).splitlines()[0])
             return
         key = reuse.reuse_key(document)
-        hit = reuse.find_hit(ws, key)
+        hit = reuse.find_hit(ws, key, datastores)
         if hit is not None:
             found[task_id] = (hit, key, document)
 

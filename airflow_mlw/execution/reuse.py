@@ -221,8 +221,11 @@ def explain(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[st
 # -- registry side --------------------------------------------------------------------------------
 
 
-def find_hit(workspace: Any, key: str) -> Any:
-    """The latest finished run with ``key`` whose outputs all still exist, or ``None``."""
+def find_hit(workspace: Any, key: str, datastores: dict[Any, Datastore] | None = None) -> Any:
+    """The latest finished run with ``key`` whose outputs all still exist, or ``None``.
+
+    :param datastores: datastores already looked up, by name (filled in here)
+    """
     from sqlalchemy import select
 
     with workspace.store.session() as session:
@@ -240,7 +243,7 @@ def find_hit(workspace: Any, key: str) -> Any:
             session.expunge(row)
     for row in rows:
         origin = row.reused_from_id or row.id
-        if all(output_exists(workspace, record) for record in (row.outputs or {}).values()):
+        if all(output_exists(workspace, record, datastores) for record in (row.outputs or {}).values()):
             row.reused_from_id = origin
             return row
     return None

@@ -83,9 +83,10 @@ class RegisterModelOperator(BaseOperator):
 
     def _register_step_model(self, ws: Workspace, context: Context, options: dict[str, Any]) -> Model:
         from airflow_mlw.execution.inputs import materialize_output
+        from airflow_mlw.execution.planning import step_result
         from airflow_mlw.models.registration import register_model, register_run_model, run_input_dataset_ids
 
-        record = context["ti"].xcom_pull(task_ids=self.step_task_id, key="return_value") or {}
+        record = step_result(context["ti"], str(self.step_task_id)) or {}
         # A reused step's metrics, inputs and kept files are those of the run it reused.
         run_id = record.get("reused_from") or record.get("run_id")
         if not run_id:

@@ -1,10 +1,11 @@
 """The first task of a pipeline DAG run: decide the reuse hits ahead, so hit steps never launch.
 
-Hits (``execution.planning``) reach a terminal state without a worker slot: the planner gives each
-the XCom it would have pushed (its outputs, handed over to consumers exactly as when it runs) and
-its "ML run" extra link (the run page says *reused*, with its origin — which tells a reused step from
-a genuinely skipped one in Airflow's UI), then skips them through Airflow's own skip of downstream
-tasks. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
+Hits (``execution.planning``) reach a terminal state without a worker slot: the planner pushes, in
+its own XCom, the result each would have pushed (``results``: their outputs, which consumers read
+through ``planning.step_result`` as from a step that ran), gives each its "ML run" extra link (the run
+page says *reused*, with its origin — which tells a reused step from a genuinely skipped one in
+Airflow's UI), then skips them through Airflow's own skip of downstream tasks. Each XCom is a request
+to Airflow's API (~25 ms on a SQLite metadata DB), so the run's results travel in one. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
 still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
 a planner task that dies outright does the same (root steps have trigger rule ``all_done``).
 """
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_mlw.execution.planning import PLANNER_TASK_ID
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_mlw.workspace import Workspace
 
-PLANNER_TASK_ID = "mlw_plan"
+__all__ = ["PLANNER_TASK_ID", "PipelinePlanOperator", "plannable"]
 
 
 def plannable(task: Any) -> bool:
@@ -83,21 +86,21 @@ class PipelinePlanOperator(BaseOperator):
         except Exception:
             self.log.exception("planning failed: every step decides about reuse when it runs")
             return {"reused": [], "planned": False}
-        summary = {"reused": sorted(hits), "planned": True}
+        summary: dict[str, Any] = {"reused": sorted(hits), "planned": True}
         self.log.info("%d of %d steps reused without running: %s", len(hits), len(steps), sorted(hits))
         if not hits:
             return summary
-        context["ti"].xcom_push(key="return_value", value=summary)
+        context["ti"].xcom_push(key="return_value", value={**summary, "results": hits})
         raise DownstreamTasksSkipped(tasks=sorted(hits))
 
     def _hand_over(self, context: Context, hits: dict[str, dict[str, Any]]) -> None:
-        """Each hit's result and "ML run" link as the task would have pushed them."""
+        """Each hit's "ML run" link as the task would have pushed it (its result goes in the
+        planner's own XCom)."""
         from airflow.sdk.execution_time.xcom import XCom
 
         ti = context["ti"]
-        for task_id, result in hits.items():
+        for task_id in hits:
             where = {"dag_id": ti.dag_id, "task_id": task_id, "run_id": ti.run_id}
-            XCom.set("return_value", result, **where)
             task: Any = self.dag.get_task(task_id)
             key: Any = _LinkKey(ti.dag_id, task_id, ti.run_id)
             # The run page's link only (it says reused, and from where): one request per step.
