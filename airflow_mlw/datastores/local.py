@@ -8,8 +8,9 @@ later write sweeps those whose writer is gone.
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import os
-import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,11 +21,18 @@ from airflow_mlw.datastores.checksums import CHUNK, SHA256, ContentHashMemo, new
 from airflow_mlw.exceptions import ChecksumMismatchError, DatastoreConnectionError
 
 TEMP_PREFIX = ".mlw-tmp-"
+#: Unique within this process (a random part, then a counter): no random draw per file.
+_TEMP_TOKEN = uuid.uuid4().hex[:6]
+_temp_counter = itertools.count()
+#: Errors of ``copy_file_range`` that mean "not here" (another file system, an old kernel...).
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.ETXTBSY}
 
 
 def temp_name(target: Path) -> Path:
     """A hidden sibling name carrying the writer's pid, so stale ones can be swept."""
-    return target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{target.name}"[:255])
+    return target.with_name(
+        f"{TEMP_PREFIX}{os.getpid()}-{_TEMP_TOKEN}{next(_temp_counter):x}-{target.name}"[:255]
+    )
 
 
 def sweep_stale_temp_files(folder: Path) -> None:
@@ -83,21 +91,58 @@ def copy_with_digest(
 
 def kernel_copy(source: Path, target: Path, memo: ContentHashMemo) -> os.stat_result:
     """Copy in the kernel (``copy_file_range``) through a temp file renamed into place, and remember
-    that the two files are identical; returns the copy's stat."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    that the two files are identical; returns the copy's stat.
+
+    Per file: open both, copy, two ``fstat``s, rename — as ``cp`` does, plus the rename; the target's
+    folder is made only when the first open says it is missing.
+    """
     temp = temp_name(target)
-    before = os.stat(source)
-    try:
-        shutil.copyfile(source, temp)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    copy = os.stat(target)
-    if ContentHashMemo.file_key(os.stat(source)) == ContentHashMemo.file_key(before):
+    with open(source, "rb") as reader:
+        before = os.fstat(reader.fileno())
+        try:
+            out = _create(temp)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            out = _create(temp)
+        try:
+            try:
+                _copy_descriptor(reader.fileno(), out, before.st_size)
+                copy = os.fstat(out)  # the inode, size and mtime it keeps once renamed
+            finally:
+                os.close(out)
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        unchanged = ContentHashMemo.file_key(os.fstat(reader.fileno())) == ContentHashMemo.file_key(before)
+    if unchanged:
         memo.record_copy(before, copy)
     return copy
+
+
+def _create(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
+
+
+def _copy_descriptor(source: int, target: int, size: int) -> None:
+    """All of ``source`` into ``target`` in the kernel; a read/write loop where it cannot."""
+    copy_range = getattr(os, "copy_file_range", None)
+    copied = 0
+    if copy_range is not None:
+        try:
+            while True:
+                done = copy_range(source, target, max(size - copied, 1 << 20))
+                if not done:
+                    return
+                copied += done
+        except OSError as error:
+            if copied or error.errno not in _NO_KERNEL_COPY:
+                raise
+    while chunk := os.read(source, CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view) :]
 
 
 class LocalBackend(StorageBackend):
