@@ -153,16 +153,24 @@ def test_the_run_page_draws_each_logged_kind(
     page.close()
 
 
-def test_a_run_file_is_served_only_from_that_runs_files(
+def test_the_runs_json_and_files_are_served_only_for_that_run(
     workspace: Any, ui_server: str, tmp_path: Path
 ) -> None:
     run = logged_run(workspace, tmp_path)
+    with urllib.request.urlopen(f"{ui_server}/ui/data/runs/{run.id}/metrics") as response:
+        body = json.loads(response.read())
+    assert body["metrics_source"] == run.id and body["images"] == [["curve", "outputs/curve.png"]]
+    kinds = {chart["name"]: chart["kind"] for chart in body["charts"]}
+    assert kinds["confusion-confusion"] == "heatmap" and kinds["roc-accuracy"] == "curve"
+    (loss,) = [chart for chart in body["charts"] if chart["name"] == "metric-loss"]
+    assert [row["y"] for row in loss["data"]["rows"]][4] is None  # NaN is a gap, valid JSON
     with urllib.request.urlopen(f"{ui_server}/ui/runs/{run.id}/files/outputs/curve.png") as response:
         assert response.headers["Content-Type"] == "image/png"
         assert response.read()[:8] == b"\x89PNG\r\n\x1a\n"
     for path, detail in (
         (f"runs/{run.id}/files/outputs/nope.png", f"run {run.id!r} has no file 'outputs/nope.png'"),
         ("runs/nope/files/outputs/curve.png", "no run 'nope' in this workspace"),
+        (f"data/runs/{run.id}/sweep", f"run {run.id!r} is no HyperDrive sweep"),
     ):
         try:
             urllib.request.urlopen(f"{ui_server}/ui/{path}")
