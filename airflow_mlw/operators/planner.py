@@ -2,10 +2,11 @@
 
 Hits (``execution.planning``) reach a terminal state without a worker slot: the planner pushes, in
 its own XCom, the result each would have pushed (``results``: their outputs, which consumers read
-through ``planning.step_result`` as from a step that ran), gives each its "ML run" extra link (the run
-page says *reused*, with its origin — which tells a reused step from a genuinely skipped one in
-Airflow's UI), then skips them through Airflow's own skip of downstream tasks. Each XCom is a request
-to Airflow's API (~25 ms on a SQLite metadata DB), so the run's results travel in one. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
+through ``planning.step_result`` as from a step that ran), then skips them through Airflow's own skip
+of downstream tasks. Their "ML run" links are computed by the api-server (``operators.links``): shown
+because the registry has their runs (the run page says *reused*, with its origin), which tells a
+reused step from a genuinely skipped one in Airflow's UI. Each XCom is a request to Airflow's API
+(~25 ms on a SQLite metadata DB, a commit each), so the whole plan travels in one. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
 still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
 a planner task that dies outright does the same (root steps have trigger rule ``all_done``).
 """
@@ -38,21 +39,6 @@ def plannable(task: Any) -> bool:
     )
 
 
-class _LinkKey:
-    """What an extra link is built from (a task instance key) for a task that never runs."""
-
-    __slots__ = ("dag_id", "task_id", "run_id", "map_index", "try_number")
-
-    def __init__(self, dag_id: str, task_id: str, run_id: str) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index, self.try_number = (
-            dag_id,
-            task_id,
-            run_id,
-            -1,
-            0,
-        )
-
-
 class PipelinePlanOperator(BaseOperator):
     """Decide which steps of this pipeline DAG run are reuse hits, hand their outputs over, skip them.
 
@@ -82,7 +68,6 @@ class PipelinePlanOperator(BaseOperator):
         try:
             ws = workspace_or_configured(self.workspace)
             hits = plan_hits(ws, context, steps, MlwScriptOperator._regenerate(context))
-            self._hand_over(context, hits)
         except Exception:
             self.log.exception("planning failed: every step decides about reuse when it runs")
             return {"reused": [], "planned": False}
@@ -92,17 +77,3 @@ class PipelinePlanOperator(BaseOperator):
             return summary
         context["ti"].xcom_push(key="return_value", value={**summary, "results": hits})
         raise DownstreamTasksSkipped(tasks=sorted(hits))
-
-    def _hand_over(self, context: Context, hits: dict[str, dict[str, Any]]) -> None:
-        """Each hit's "ML run" link as the task would have pushed it (its result goes in the
-        planner's own XCom)."""
-        from airflow.sdk.execution_time.xcom import XCom
-
-        ti = context["ti"]
-        for task_id in hits:
-            where = {"dag_id": ti.dag_id, "task_id": task_id, "run_id": ti.run_id}
-            task: Any = self.dag.get_task(task_id)
-            key: Any = _LinkKey(ti.dag_id, task_id, ti.run_id)
-            # The run page's link only (it says reused, and from where): one request per step.
-            for link in task.operator_extra_links[:1]:
-                XCom.set(link.xcom_key, link.get_link(task, ti_key=key), **where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import FastAPI
 
+from airflow_mlw.operators.links import api_server_links
 from airflow_mlw.plugins.api import create_app
 from airflow_mlw.plugins.ui import router as ui_router
 from airflow_mlw.urls import NAV_ROUTE, URL_PREFIX, ui_path
@@ -25,3 +26,5 @@ class MlwPlugin(AirflowPlugin):
     external_views = [
         {"name": "ML Workspace", "href": ui_path(), "destination": "nav", "url_route": NAV_ROUTE}
     ]
+    # The script steps' links, computed by the api-server: a step the planner reused pushed none.
+    operator_extra_links = api_server_links()
