@@ -59,6 +59,24 @@ def pytest_sessionstart(session: Any) -> None:
     config.stash[DOCKER_OF_CONTROLLER] = engine
 
 
+STACK_MODULES = ("tests.airflow_stack", "tests.parallel_stack")
+
+
+def starts_a_deployment(module: Any) -> bool:
+    """True for a test module that starts a real Airflow deployment (``tests.airflow_stack``)."""
+    return any(
+        getattr(value, "__module__", getattr(value, "__name__", None)) in STACK_MODULES
+        for value in vars(module).values()
+    )
+
+
+def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
+    """End-to-end tests on a real deployment first: they take minutes each, and mostly wait on
+    the scheduler's loops, so the workers run the short tests beside them instead of after."""
+    stack = {id(item) for item in items if item.module is not None and starts_a_deployment(item.module)}
+    items.sort(key=lambda item: id(item) not in stack)
+
+
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     engine = session.config.stash.get(DOCKER_OF_CONTROLLER, None)
     if engine is not None:
