@@ -139,21 +139,36 @@ def record_pipeline_run(
     experiment_name: str,
     tags: dict[str, Any] | None,
     status: str,
+    dag_run: Any = None,
 ) -> str:
-    """The pipeline run row of a DAG run about to start (or just ended in-process); its id."""
+    """The pipeline run row of a DAG run about to start (or, given ``dag_run``, just ended
+    in-process: its times too); its id."""
     run_id = pipeline_run_id(workspace, dag_id, dag_run_id)
-    update_run(workspace, run_id, status=status, experiment_name=experiment_name, tags=dict(tags or {}))
+    times = dag_run_times(dag_run) if dag_run is not None else {}
+    update_run(
+        workspace, run_id, status=status, experiment_name=experiment_name, tags=dict(tags or {}), **times
+    )
     return run_id
 
 
+def dag_run_times(dag_run: Any) -> dict[str, Any]:
+    """A pipeline run's start and end: its Airflow DAG run's (an ended run without an end date: now)."""
+    ended = str(getattr(dag_run, "state", "")) in ("success", "failed")
+    finished = getattr(dag_run, "end_date", None) or (utcnow() if ended else None)
+    return {"started_at": getattr(dag_run, "start_date", None), "finished_at": finished}
+
+
 def mark_pipeline_run(workspace: Any, status: str, context: Any) -> None:
-    """DAG callback: the pipeline run's final status, for runs no ``submit`` waits for in-process."""
+    """DAG callback: the pipeline run's final status and times, for runs no ``submit`` waits for
+    in-process."""
     dag_run = context["dag_run"]
     run_id = pipeline_run_id(workspace, dag_run.dag_id, dag_run.run_id)
     with workspace.store.session(write=True) as session:
         row = session.get(RunRow, run_id)
         if row is not None and row.status != "Canceled":  # a canceled run failed because it was
             row.status = status
+            row.started_at = getattr(dag_run, "start_date", None) or row.started_at
+            row.finished_at = getattr(dag_run, "end_date", None) or utcnow()
 
 
 # -- what a script logged --------------------------------------------------------------------------

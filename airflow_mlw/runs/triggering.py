@@ -12,7 +12,7 @@ from typing import Any
 from airflow_mlw.api_client import ApiClient, ApiError
 from airflow_mlw.compute import sync_pools
 from airflow_mlw.exceptions import MlwError
-from airflow_mlw.execution.records import TERMINAL, record_pipeline_run, update_run
+from airflow_mlw.execution.records import TERMINAL, dag_run_times, record_pipeline_run, update_run
 from airflow_mlw.naming import RUN_ID_CHARACTERS, safe_id
 from airflow_mlw.pipelines.data import parameter_value
 from airflow_mlw.pipelines.publish import (
@@ -183,7 +183,9 @@ def run_in_process(workspace: Any, dag: Any, conf: dict[str, Any], experiment_na
 
     dag_run = run_dag(dag, conf)
     status = STATUS_BY_STATE.get(str(dag_run.state), "Failed")
-    run_id = record_pipeline_run(workspace, dag.dag_id, dag_run.run_id, experiment_name, tags, status)
+    run_id = record_pipeline_run(
+        workspace, dag.dag_id, dag_run.run_id, experiment_name, tags, status, dag_run
+    )
     return PipelineRun(workspace, run_id)
 
 
@@ -215,9 +217,10 @@ def pipeline_run_status(workspace: Any, run_id: str) -> str:
     with create_session() as session:
         found = DagRun.find(dag_id=dag_id, run_id=dag_run_id, session=session)
         state = str(found[0].state) if found else None
+        times = dag_run_times(found[0]) if found else {}
     if state in ("success", "failed"):
         status = STATUS_BY_STATE[state]
-        update_run(workspace, run_id, status=status)
+        update_run(workspace, run_id, status=status, **times)
     elif state in ("queued", "running"):
         status = STATUS_BY_STATE[state]
     return str(status)

@@ -89,6 +89,9 @@ def test_producers_are_pulled_in_and_data_flows(workspace: Any, scripts: Path, t
     folder = step.get_output_data("second_out").download(str(tmp_path / "out"))
     assert (Path(folder) / "value.txt").read_text() == "ab"
     assert step.get_metrics() == {"length": 2}
+    details = run.get_details()
+    assert details["startTimeUtc"] is not None and details["endTimeUtc"] is not None
+    assert details["startTimeUtc"] <= step.get_details()["startTimeUtc"] <= details["endTimeUtc"]
 
 
 def test_dag_has_params_edges_and_no_io(workspace: Any, scripts: Path, tmp_path: Path) -> None:
