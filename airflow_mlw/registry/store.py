@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -25,6 +27,40 @@ from airflow_mlw.exceptions import ConfigError, RegistryUnavailableError
 from airflow_mlw.registry.rows import VersionCounterRow
 
 VERSION_TABLE = "mlw_alembic_version"
+#: How a non-finite float (a NaN loss, an infinite ratio) is kept in a JSON column: PostgreSQL's
+#: JSON refuses the ``NaN`` token Python writes, so it is written as this one-key object.
+NON_FINITE = "$mlw_float"
+
+
+def _finite_json(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {NON_FINITE: repr(value)}  # 'nan', 'inf', '-inf'
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def dump_json(value: Any) -> str:
+    """JSON for the registry's columns, valid on every database (no ``NaN``/``Infinity`` tokens)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: the rare case pays for the walk
+        return json.dumps(_finite_json(value), allow_nan=False)
+
+
+def _non_finite(item: dict[str, Any]) -> Any:
+    if len(item) == 1 and NON_FINITE in item:
+        return float(item[NON_FINITE])
+    return item
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text, object_hook=_non_finite)
+
+
+JSON_CODEC = {"json_serializer": dump_json, "json_deserializer": load_json}
 MIGRATIONS = Path(__file__).with_name("migrations")
 _SQLITE_BEGIN = "mlw_sqlite_begin"
 log = logging.getLogger(__name__)
@@ -105,7 +141,7 @@ class RegistryStore:
         try:
             if url.get_backend_name() == "sqlite":
                 return self._create_sqlite_engine(url)
-            return create_engine(url, pool_pre_ping=True, future=True)
+            return create_engine(url, pool_pre_ping=True, future=True, **JSON_CODEC)
         except (NoSuchModuleError, ImportError, ArgumentError) as exc:
             raise ConfigError(
                 f"registry URL {self.masked_url}: no SQLAlchemy driver for {url.drivername!r} "
@@ -121,7 +157,7 @@ class RegistryStore:
                 raise RegistryUnavailableError(
                     f"cannot create the folder of registry {self.masked_url}: {exc.strerror}"
                 ) from None
-        engine = create_engine(url, connect_args={"timeout": 60}, future=True)
+        engine = create_engine(url, connect_args={"timeout": 60}, future=True, **JSON_CODEC)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
