@@ -1,5 +1,6 @@
 """``Dataset``, Azure's entry point: ``Dataset.Tabular.*`` and ``Dataset.File.*`` define datasets
-(no I/O), ``Dataset.get_by_name`` / ``get_by_id`` / ``get_all`` load registered versions."""
+(no I/O), ``Dataset.get_by_name`` names a registered version (read when first used: no I/O when a DAG
+file is parsed), ``get_by_id`` / ``get_all`` load registered versions."""
 
 from __future__ import annotations
 
@@ -202,11 +203,11 @@ class Dataset:
     @staticmethod
     def get_by_name(workspace: Workspace, name: str, version: int | str = "latest") -> Any:
         """The version ``version`` of ``name``; without one the latest, and as a step input the
-        latest when each run starts (``version=N`` pins)."""
-        dataset = Dataset._from_record(workspace, versioning.load_version(workspace, name, version))
-        if version in (None, "latest"):
-            dataset.follows_latest = True
-        return dataset
+        latest when each run starts (``version=N`` pins).
+
+        Nothing is read until the dataset is used (:class:`DatasetByName`): a missing name or
+        version fails there, not here."""
+        return DatasetByName(workspace, name, version)
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str) -> Any:
@@ -227,3 +228,73 @@ class Dataset:
 
         ws = workspace or Workspace.from_config()
         return Dataset.get_by_name(ws, reference["name"], reference["version"])
+
+
+class DatasetByName(AbstractDataset):
+    """What ``Dataset.get_by_name`` returns: a registered dataset named, not yet read.
+
+    DAG files are parsed every 30 s and must do no I/O, so the registry is read when the dataset is
+    first used; it then becomes the version's ``FileDataset`` or ``TabularDataset``. As a step input
+    (``as_named_input``, ``as_mount``, ``as_download``, a ``PipelineParameter`` default) its name and
+    pinned version are all it carries: without a version the step reads the latest version when each
+    run starts.
+    """
+
+    def __init__(self, workspace: Workspace, name: str, version: int | str | None = "latest") -> None:
+        self.__dict__.update(
+            _workspace=workspace, _wanted=(name, version), follows_latest=version in (None, "latest")
+        )
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return str(self._wanted[0])
+
+    @property
+    def pinned_version(self) -> int | str | None:
+        """The version asked for; ``None``: the latest."""
+        return None if self.follows_latest else self._wanted[1]
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self._read().kind
+
+    @property
+    def _record(self) -> Any:  # type: ignore[override]
+        return self._read()._record
+
+    @property
+    def _definition(self) -> Any:  # type: ignore[override]
+        return self._read()._definition
+
+    def _read(self) -> AbstractDataset:
+        """Read the version from the registry; this object becomes that dataset."""
+        name, version = self._wanted
+        record = versioning.load_version(self._workspace, name, version or "latest")
+        self.__dict__.update(_definition=record.definition, _record=record)
+        self.__class__ = TabularDataset if record.kind == "tabular" else FileDataset  # type: ignore[assignment]
+        return self
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Methods of the dataset's kind (to_pandas_dataframe, download...): read it, then look again.
+        if attribute.startswith("__") or attribute in ("_wanted", "_workspace", "follows_latest"):
+            raise AttributeError(attribute)
+        return getattr(self._read(), attribute)
+
+    def as_named_input(self, name: str) -> Any:
+        from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self)
+
+    def as_download(self, path_on_compute: str | None = None) -> Any:
+        from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(None, self, mode="download", path_on_compute=path_on_compute)
+
+    def as_mount(self, path_on_compute: str | None = None) -> Any:
+        from airflow_mlw.datasets.consumption import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(None, self, mode="mount", path_on_compute=path_on_compute)
+
+    def __repr__(self) -> str:
+        name, version = self._wanted
+        return f"Dataset.get_by_name({name!r}, version={version!r})"

@@ -28,6 +28,21 @@ if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 
+#: The task id of a pipeline DAG's planning task (``operators.planner``).
+PLANNER_TASK_ID = "mlw_plan"
+
+
+def step_result(ti: Any, task_id: str) -> dict[str, Any] | None:
+    """What a script step of this DAG run returned: its own XCom when it ran, else — a step the
+    planning task reused — the planner's ``results`` entry for it; ``None`` when neither has one."""
+    pushed = ti.xcom_pull(task_ids=task_id, key="return_value")
+    if pushed is not None:
+        return pushed  # type: ignore[no-any-return]
+    plan = ti.xcom_pull(task_ids=PLANNER_TASK_ID, key="return_value")
+    result = (plan.get("results") or {}).get(task_id) if isinstance(plan, dict) else None
+    return result  # type: ignore[no-any-return]
+
+
 class Placement:
     """Where the operator puts inputs and how the script sees a path (host, container or pod).
 
@@ -133,8 +148,6 @@ class UpstreamOutput(StepInput):
     def bind(self, context: Context) -> UpstreamOutput:
         if self.record is not None:
             return self
-        from airflow_mlw.execution.planning import step_result
-
         pushed = step_result(context["ti"], self.producer_task) or {}
         record = pushed.get("outputs", {}).get(self.output)
         if record is None:
@@ -225,7 +238,7 @@ class DatasetInput(StepInput):
         else:
             cls = TabularDataset if self.dataset_kind == "tabular" else FileDataset
             dataset = cls(self.definition or {}, ws)
-        if dataset.kind != self.dataset_kind:
+        if self.dataset_kind and dataset.kind != self.dataset_kind:  # "": whatever the version is
             raise MlwError(
                 f"input {self.name!r} takes a {self.dataset_kind} dataset; {dataset.name!r} is a {dataset.kind} one"
             )
@@ -338,7 +351,7 @@ def dataset_input(name: str, mode: str, kind: str, param: str, value: Any) -> Da
             name, mode, kind, str(value["name"]), None if version in (None, "latest") else version
         )
     if isinstance(value, dict) and isinstance(value.get("definition"), dict):
-        if value.get("kind", kind) != kind:
+        if kind and value.get("kind", kind) != kind:
             raise MlwError(f"parameter {param!r} takes a {kind} dataset, not a {value.get('kind')} one")
         return DatasetInput(name, mode, kind, definition=value["definition"])
     raise MlwError(
@@ -376,6 +389,7 @@ def typed_inputs(
     # Only a loaded module's classes can have instances: unneeded modules stay unimported at parse.
     consumption = loaded_class("airflow_mlw.datasets.consumption", "DatasetConsumptionConfig")
     reference = loaded_class("airflow_mlw.datastores.reference", "DataReference")
+    by_name = loaded_class("airflow_mlw.datasets.factory", "DatasetByName")
 
     found: list[StepInput] = []
     for item in items:
@@ -389,10 +403,17 @@ def typed_inputs(
                 item.input_name, item.mode, task_id_for(item.origin._producer), item.origin.name
             )
         elif isinstance(item, consumption) and isinstance(item.dataset, PipelineParameter):
-            typed = DatasetParameter(item.name, item.mode, item.dataset.name, item.dataset.default_value.kind)
+            default = item.dataset.default_value
+            kind = "" if isinstance(default, by_name) else default.kind
+            typed = DatasetParameter(item.name, item.mode, item.dataset.name, kind)
         elif isinstance(item, consumption):
             dataset, validate = item.dataset, getattr(item, "validate", True)
-            if dataset.name:
+            if isinstance(dataset, by_name):
+                # Named, not read (no I/O at parse): its kind is the version's, checked when it runs.
+                typed = DatasetInput(
+                    item.name, item.mode, "", dataset.name, dataset.pinned_version, None, validate=validate
+                )
+            elif dataset.name:
                 # get_by_name without a version: the latest when each run starts; else pinned.
                 version = None if dataset.follows_latest else dataset.version
                 typed = DatasetInput(

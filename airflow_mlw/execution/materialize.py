@@ -34,7 +34,7 @@ def materialize_dataset(workspace: Any, item: DatasetInput, target: Path) -> dic
             shutil.copyfile(local, destination)
         elif not destination.exists():
             destination.symlink_to(local)
-    single = item.dataset_kind != "tabular" and names_one_file(dataset.sources, files)
+    single = dataset.kind != "tabular" and names_one_file(dataset.sources, files)
     return {
         "path": str(target / files[0][0].path) if single else str(target),
         "kind": dataset.kind,

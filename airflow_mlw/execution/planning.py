@@ -12,8 +12,8 @@ is then the task's business).
 For each hit the step's registry row is written as a step would write it (handed over, with its
 origin), and the step's result — exactly what the task would return — is given back. The planning
 task pushes all of them in its own XCom (``results``, one request for the whole run: a request to
-Airflow's API costs about as much as planning a step); :func:`step_result` is how a consumer reads a
-step's result, whether the step ran or was reused ahead.
+Airflow's API costs about as much as planning a step); ``inputs.step_result`` is how a consumer reads
+a step's result, whether the step ran or was reused ahead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlw.execution import records, reuse
-from airflow_mlw.execution.inputs import UpstreamOutput
+from airflow_mlw.execution.inputs import PLANNER_TASK_ID, UpstreamOutput, step_result
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,19 +31,7 @@ if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 log = logging.getLogger(__name__)
-#: The task id of a pipeline DAG's planning task (``operators.planner``).
-PLANNER_TASK_ID = "mlw_plan"
-
-
-def step_result(ti: Any, task_id: str) -> dict[str, Any] | None:
-    """What a script step of this DAG run returned: its own XCom when it ran, else — a step the
-    planning task reused — the planner's ``results`` entry for it; ``None`` when neither has one."""
-    pushed = ti.xcom_pull(task_ids=task_id, key="return_value")
-    if pushed is not None:
-        return pushed  # type: ignore[no-any-return]
-    plan = ti.xcom_pull(task_ids=PLANNER_TASK_ID, key="return_value")
-    result = (plan.get("results") or {}).get(task_id) if isinstance(plan, dict) else None
-    return result  # type: ignore[no-any-return]
+__all__ = ["PLANNER_TASK_ID", "plan_hits", "step_result"]
 
 
 def plan_hits(

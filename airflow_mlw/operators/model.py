@@ -82,8 +82,7 @@ class RegisterModelOperator(BaseOperator):
         return {**model.reference(), "created": model._record.created, "metrics": model.get_metrics()}
 
     def _register_step_model(self, ws: Workspace, context: Context, options: dict[str, Any]) -> Model:
-        from airflow_mlw.execution.inputs import materialize_output
-        from airflow_mlw.execution.planning import step_result
+        from airflow_mlw.execution.inputs import materialize_output, step_result
         from airflow_mlw.models.registration import register_model, register_run_model, run_input_dataset_ids
 
         record = step_result(context["ti"], str(self.step_task_id)) or {}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlw.execution.planning import PLANNER_TASK_ID
+from airflow_mlw.execution.inputs import PLANNER_TASK_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

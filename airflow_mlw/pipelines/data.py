@@ -235,6 +235,8 @@ def parameter_value(value: Any, workspace: Any = None) -> Any:
             )
     if value.name and value.follows_latest:
         return {"name": value.name, "version": "latest"}
+    if isinstance(value, loaded_class("airflow_mlw.datasets.factory", "DatasetByName")):
+        return {"name": value.name, "version": value.pinned_version}  # not read: no I/O at parse
     if value.name:
         return {"name": value.name, "version": value.version, "id": value.id}
     return {"kind": value.kind, "definition": value.definition}

@@ -131,7 +131,43 @@ def test_dataset_parameter_default_from_get_by_name_follows_latest(
         "name": "raw_dataset",
         "version": "latest",
     }
-    assert pinned.param_default == {"name": "raw_dataset", "version": 1, "id": landing["v1"].id}
+    # Named, not read (no I/O at parse): name and version are what the run resolves.
+    assert pinned.param_default == {"name": "raw_dataset", "version": 1}
     overwrite_and_register_v2(workspace, landing)
     step = step_of(Experiment(workspace, "latest-param").submit(pipeline))
     assert step.get_metrics() == {"value": 2}
+
+
+DAG_FILE = """
+from airflow_mlw.core import Dataset, Workspace
+from airflow_mlw.pipelines import Pipeline, PythonScriptStep
+
+ws = Workspace.from_config()
+raw = Dataset.get_by_name(ws, "raw_dataset")
+pinned = Dataset.get_by_name(ws, "raw_dataset", version=3)
+step = PythonScriptStep(
+    "read.py", name="read", source_directory="/tmp",
+    inputs=[raw.as_named_input("raw"), pinned.as_named_input("old").as_mount()],
+)
+dag = Pipeline(ws, [step]).to_dag("named_inputs")
+"""
+
+
+def test_a_dag_file_naming_datasets_reads_no_registry_when_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from airflow_mlw.execution.inputs import DatasetInput
+
+    registry = tmp_path / "never-made" / "registry.db"
+    monkeypatch.setenv("AIRFLOW__MLW__REGISTRY_URL", f"sqlite:///{registry}")
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "named.py").write_text(DAG_FILE)
+    bag = DagBag(dag_folder=str(tmp_path / "dags"))
+    assert not bag.import_errors
+    assert not registry.parent.exists(), "parsing the DAG file opened the registry"
+    inputs = {item.name: item for item in bag.dags["named_inputs"].get_task("read").inputs}
+    # The latest version is taken when each run starts; version 3 stays pinned; kinds are checked then.
+    assert inputs["raw"] == DatasetInput("raw", "direct", "", "raw_dataset", None)
+    assert inputs["old"] == DatasetInput("old", "mount", "", "raw_dataset", 3)
