@@ -152,14 +152,34 @@ def median_time(client: Any, timer: ServerTime, path: str) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-ui-"))
-    os.environ["AIRFLOW_HOME"] = str(scratch / "airflow")
+def page_client(ws: Any) -> tuple[Any, ServerTime, float, float]:
+    """A client of the plugin's pages on ``ws`` (auth off), its timer, and the two baselines'
+    median server times: a bare FastAPI route and the overview page."""
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from airflow_mlw.plugins.ui import router
+    from airflow_mlw.workspace import Workspace
+
+    Workspace.from_config = classmethod(lambda cls, *a, **k: ws)  # type: ignore[method-assign,assignment]
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[get_user] = lambda: None
+    app.get("/bare")(lambda: {"ok": True})
+    timer = ServerTime(app)
+    client = TestClient(timer)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per request otherwise
+    bare = median_time(client, timer, "/bare")
+    overview = median_time(client, timer, "/ui/")
+    print(f"baselines: bare FastAPI route {bare * 1000:.1f} ms, overview page {overview * 1000:.1f} ms")
+    return client, timer, bare, overview
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-ui-"))
+    os.environ["AIRFLOW_HOME"] = str(scratch / "airflow")
+
     from airflow_mlw.workspace import Workspace
 
     ws = Workspace.create("bench", registry_url=f"sqlite:///{scratch / 'registry.db'}")
@@ -168,19 +188,7 @@ def main() -> None:
     print(
         f"registry filled: {RUNS} runs x 21 metrics, a {TRIALS}-trial sweep ({time.perf_counter() - t:.1f} s)"
     )
-    Workspace.from_config = classmethod(lambda cls, *a, **k: ws)  # type: ignore[method-assign,assignment]
-
-    app = FastAPI()
-    app.include_router(router)
-    app.dependency_overrides[get_user] = lambda: None
-    app.get("/bare")(lambda: {"ok": True})
-    timer = ServerTime(app)
-    client = TestClient(timer)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per request otherwise
-
-    bare = median_time(client, timer, "/bare")
-    overview = median_time(client, timer, "/ui/")
-    print(f"baselines: bare FastAPI route {bare * 1000:.1f} ms, overview page {overview * 1000:.1f} ms")
+    client, timer, bare, overview = page_client(ws)
     figures = (
         (
             f"experiment page, {RUNS} runs",

@@ -16,7 +16,6 @@ manager runs here; tests/plugins/ui/test_pipelines_page.py checks it on a deploy
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _report import report
-from ui_pages import ServerTime, median_time
+from ui_pages import median_time, page_client
 
 PIPELINES = 20
 ENDPOINTS = 5
@@ -148,12 +147,8 @@ def fill(ws: Any) -> str:
 def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="mlw-bench-ui-pipelines-"))
     os.environ["AIRFLOW_HOME"] = str(scratch / "airflow")
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
 
     from airflow_mlw.plugins import pipelines_api
-    from airflow_mlw.plugins.ui import router
     from airflow_mlw.runs.inprocess import ensure_metadata_db
     from airflow_mlw.workspace import Workspace
 
@@ -165,20 +160,8 @@ def main() -> None:
         f"registry filled: {PIPELINES} published pipelines, {ENDPOINTS} endpoints, {RUNS} pipeline runs, "
         f"a {LAYERS * WIDTH}-step run ({time.perf_counter() - t:.1f} s)"
     )
-    Workspace.from_config = classmethod(lambda cls, *a, **k: ws)  # type: ignore[method-assign,assignment]
     pipelines_api.may_trigger = lambda dag_id, user: True  # type: ignore[assignment]
-
-    app = FastAPI()
-    app.include_router(router)
-    app.dependency_overrides[get_user] = lambda: None
-    app.get("/bare")(lambda: {"ok": True})
-    timer = ServerTime(app)
-    client = TestClient(timer)
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per request otherwise
-
-    bare = median_time(client, timer, "/bare")
-    overview = median_time(client, timer, "/ui/")
-    print(f"baselines: bare FastAPI route {bare * 1000:.1f} ms, overview page {overview * 1000:.1f} ms")
+    client, timer, bare, overview = page_client(ws)
     baseline = f"{overview * 1000:.1f} ms overview page ({bare * 1000:.1f} ms bare route)"
     page = client.get("/ui/pipelines").text
     assert page.count('class="submit-dialog"') == PIPELINES + ENDPOINTS, "a dialog per pipeline and endpoint"
