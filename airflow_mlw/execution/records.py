@@ -19,12 +19,37 @@ TERMINAL = ("Finished", "Failed", "Canceled")
 
 
 def create_run(workspace: Any, **fields: Any) -> str:
-    """A new run row of this workspace with ``fields`` (``kind``, ``name``, ...); its id."""
+    """A new run row of this workspace with ``fields`` (``kind``, ``name``, ...); its id.
+
+    A step's row replaces the one the pipeline's planning task wrote for the same task instance: a
+    planner that died after writing its hits' rows (before it could skip those steps) leaves each
+    step to run its task, and a step has one row, not two.
+    """
     with workspace.store.session(write=True) as session:
-        row = RunRow(workspace_id=workspace._workspace_id(), **fields)
+        ws_id = workspace._workspace_id()
+        if fields.get("kind") == "step" and fields.get("task_id"):
+            _drop_planned_row(session, ws_id, fields)
+        row = RunRow(workspace_id=ws_id, **fields)
         session.add(row)
         session.flush()
         return row.id
+
+
+def _drop_planned_row(session: Any, ws_id: int, fields: dict[str, Any]) -> None:
+    from sqlalchemy import select
+
+    rows = session.scalars(
+        select(RunRow).where(
+            RunRow.workspace_id == ws_id,
+            RunRow.kind == "step",
+            RunRow.dag_id == fields.get("dag_id"),
+            RunRow.dag_run_id == fields.get("dag_run_id"),
+            RunRow.task_id == fields["task_id"],
+        )
+    ).all()
+    for row in rows:
+        if (row.properties or {}).get("planned"):
+            session.delete(row)
 
 
 def create_runs(workspace: Any, rows: list[dict[str, Any]]) -> list[str]:

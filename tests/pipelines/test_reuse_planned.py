@@ -137,3 +137,37 @@ def test_planner_error_leaves_every_step_to_decide_in_task(
     assert states == {"mlw_plan": "success", "prep": "success", "train": "success"}
     assert reused(run) == {"prep": True, "train": True}, "each step found its hit itself"
     assert xcom(run, "mlw_plan") == {"reused": [], "planned": False}
+
+
+def test_planner_failing_after_writing_its_rows_leaves_one_row_per_step(
+    workspace: Any,
+    scripts: Path,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    from sqlalchemy import select
+
+    import airflow_mlw.execution.planning as planning
+    from airflow_mlw.registry.rows import RunRow
+    from airflow_mlw.runs.inprocess import run_dag
+
+    # A DAG run Airflow starts (not a submission): the planning task writes the hits' rows itself.
+    assert str(run_dag(build(workspace, scripts).to_dag("planned_rows")).state) == "success"
+    written = planning._record_hits
+
+    def dies_after_writing(*args: Any, **kwargs: Any) -> Any:
+        written(*args, **kwargs)
+        raise RuntimeError("api-server gone before the hand-over")  # a fault, not a stand-in
+
+    monkeypatch.setattr(planning, "_record_hits", dies_after_writing)
+    dag_run = run_dag(build(workspace, scripts).to_dag("planned_rows"))
+    assert str(dag_run.state) == "success"
+    with workspace.store.session() as session:
+        rows = session.scalars(
+            select(RunRow).where(RunRow.dag_run_id == dag_run.run_id, RunRow.kind == "step")
+        ).all()
+        steps = sorted((row.task_id, row.status, bool(row.reused_from_id)) for row in rows)
+        planned = [row.task_id for row in rows if (row.properties or {}).get("planned")]
+    assert steps == [("prep", "Finished", True), ("train", "Finished", True)], (
+        "one row per step, reused in-task"
+    )
+    assert planned == []
