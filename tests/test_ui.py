@@ -244,6 +244,12 @@ def test_ml_workspace_pages_in_the_airflow_ui(
     assert links["ML run"] == f"/plugin/mlw/mlw/ui/task-run?{query}"
     assert links["ML outputs"] == links["ML run"] + "#outputs"
     assert links["ML dataset versions"] == links["ML run"] + "#datasets"
+    # The reused step never ran (the planning task skipped it): the api-server still gives its links,
+    # because the registry has its run; a task instance without a run gets none.
+    status, body = request(f"{base}/api/v2/dags/{DAG_ID}/dagRuns/{reused}/taskInstances/score/links", token)
+    assert status == 200, body
+    query = urlencode({"dag_id": DAG_ID, "dag_run_id": reused, "task_id": "score"})
+    assert body["extra_links"]["ML run"] == f"/plugin/mlw/mlw/ui/task-run?{query}"
 
     shots = tmp_path / "screenshots"
     with sync_playwright() as playwright:
