@@ -37,7 +37,7 @@ lint: $(TEST_STAMP)
 
 test: $(TEST_STAMP) lint
 	scripts/system-deps.sh
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py --markdown test-artifacts/benchmarks.md

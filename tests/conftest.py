@@ -72,7 +72,9 @@ def starts_a_deployment(module: Any) -> bool:
 
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     """End-to-end tests on a real deployment first: they take minutes each, and mostly wait on
-    the scheduler's loops, so the workers run the short tests beside them instead of after."""
+    the scheduler's loops, so the workers run the short tests beside them instead of after.
+    (``make test`` passes ``--no-loadscope-reorder``: xdist would otherwise send the files with
+    the most tests first.)"""
     stack = {id(item) for item in items if item.module is not None and starts_a_deployment(item.module)}
     items.sort(key=lambda item: id(item) not in stack)
 
