@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from mlflow.entities import Experiment, LifecycleStage, Metric, RunStatus
+from mlflow.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    RunStatus,
+    RunTag,
+)
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 
@@ -99,3 +111,40 @@ def param_changed(run_id: str, key: str, old: str, new: str) -> MlflowException:
         f"run {run_id}: param {key!r} is {old!r} and cannot be changed to {new!r} (params are logged once)",
         INVALID_PARAMETER_VALUE,
     )
+
+
+def run_entity(
+    *,
+    workspace: str,
+    run_id: str,
+    experiment: str,
+    status: str,
+    start_time: int,
+    end_time: int | None,
+    name: str | None,
+    tags: dict[str, str],
+    params: dict[str, str],
+    metrics: dict[str, list[Metric]],
+    model_outputs: list[Any] | None = None,
+) -> Run:
+    """An MLflow ``Run`` of a workspace run (``experiment``: its MLflow id; ``metrics``: each
+    metric's series, the latest value shown)."""
+    from mlflow.utils.mlflow_tags import MLFLOW_USER
+
+    info = RunInfo(
+        run_id,
+        experiment,
+        tags.get(MLFLOW_USER, ""),
+        status,
+        start_time,
+        end_time,
+        LifecycleStage.ACTIVE,
+        artifact_uri(workspace, run_id),
+        name,
+    )
+    data = RunData(
+        metrics=latest(metrics),
+        params=[Param(k, v) for k, v in params.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
+    return Run(info, data, RunInputs([], []), RunOutputs(list(model_outputs or [])))

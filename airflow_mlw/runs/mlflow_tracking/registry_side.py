@@ -11,19 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from mlflow.entities import (
-    LifecycleStage,
     Metric,
     Param,
     Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunOutputs,
     RunTag,
 )
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_STATE
-from mlflow.utils.mlflow_tags import MLFLOW_USER
 
 from airflow_mlw.runs.mlflow_tracking.entities import (
     AZURE_STATUS,
@@ -31,13 +25,12 @@ from airflow_mlw.runs.mlflow_tracking.entities import (
     MLFLOW_STATUS,
     PARAM_PREFIX,
     Experiments,
-    artifact_uri,
     experiment_id,
-    latest,
     metric_value,
     millis,
     not_found,
     param_changed,
+    run_entity,
 )
 
 #: Runs whose status MLflow's ``end_run`` sets (a submitted run's status is its task's).
@@ -169,27 +162,19 @@ class RegistrySide:
         return found
 
     def entity(self, row: Any, metrics: dict[str, list[Metric]]) -> Run:
-        tags = {str(k): str(v) for k, v in (row.tags or {}).items()}
         user = (row.properties or {}).get("user", {})
-        info = RunInfo(
-            row.id,
-            experiment_id(row.experiment_name or DEFAULT_EXPERIMENT),
-            tags.get(MLFLOW_USER, ""),
-            MLFLOW_STATUS.get(row.status, "RUNNING"),
-            millis(row.started_at or row.created_at) or 0,
-            millis(row.finished_at),
-            LifecycleStage.ACTIVE,
-            artifact_uri(self.workspace.name, row.id),
-            row.name,
+        return run_entity(
+            workspace=self.workspace.name,
+            run_id=row.id,
+            experiment=experiment_id(row.experiment_name or DEFAULT_EXPERIMENT),
+            status=MLFLOW_STATUS.get(row.status, "RUNNING"),
+            start_time=millis(row.started_at or row.created_at) or 0,
+            end_time=millis(row.finished_at),
+            name=row.name,
+            tags={str(k): str(v) for k, v in (row.tags or {}).items()},
+            params={k[len(PARAM_PREFIX) :]: str(v) for k, v in user.items() if k.startswith(PARAM_PREFIX)},
+            metrics=metrics,
         )
-        data = RunData(
-            metrics=latest(metrics),
-            params=[
-                Param(k[len(PARAM_PREFIX) :], str(v)) for k, v in user.items() if k.startswith(PARAM_PREFIX)
-            ],
-            tags=[RunTag(k, v) for k, v in tags.items()],
-        )
-        return Run(info, data, RunInputs([], []), RunOutputs([]))
 
     def update_run(self, run_id: str, status: str, end_time: int | None, run_name: str | None) -> None:
         from airflow_mlw.execution import records

@@ -17,19 +17,13 @@ from functools import lru_cache
 from typing import Any
 
 from mlflow.entities import (
-    LifecycleStage,
     Metric,
     Param,
     Run,
-    RunData,
-    RunInfo,
-    RunInputs,
-    RunOutputs,
     RunTag,
 )
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_STATE
-from mlflow.utils.mlflow_tags import MLFLOW_USER
 
 from airflow_mlw.run import CONTEXT_ENV
 from airflow_mlw.run import Run as ContextRun
@@ -37,11 +31,10 @@ from airflow_mlw.runs.mlflow_tracking.entities import (
     DEFAULT_EXPERIMENT,
     PARAM_PREFIX,
     Experiments,
-    artifact_uri,
     experiment_id,
-    latest,
     not_found,
     param_changed,
+    run_entity,
 )
 
 
@@ -114,23 +107,19 @@ class ScriptSide:
 
     def get_run(self, run_id: str) -> Run:
         state = self.state(run_id)
-        info = RunInfo(
-            run_id,
-            state.experiment_id,
-            state.tags.get(MLFLOW_USER, ""),
-            state.status,
-            state.start_time,
-            state.end_time,
-            LifecycleStage.ACTIVE,
-            artifact_uri(self.workspace, run_id),
-            state.name,
+        return run_entity(
+            workspace=self.workspace,
+            run_id=run_id,
+            experiment=state.experiment_id,
+            status=state.status,
+            start_time=state.start_time,
+            end_time=state.end_time,
+            name=state.name,
+            tags=state.tags,
+            params=state.params,
+            metrics=state.metrics,
+            model_outputs=list(state.model_outputs),
         )
-        data = RunData(
-            metrics=latest(state.metrics),
-            params=[Param(k, v) for k, v in state.params.items()],
-            tags=[RunTag(k, v) for k, v in state.tags.items()],
-        )
-        return Run(info, data, RunInputs([], []), RunOutputs(list(state.model_outputs)))
 
     def runs_of(self, experiments: set[str]) -> list[Run]:
         ids = {experiment_id(name) for name in experiments}
