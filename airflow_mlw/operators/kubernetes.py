@@ -31,6 +31,21 @@ SHARED_MOUNT = "/mlw/shared"
 VOLUME_NAME = "mlw-shared"
 
 
+def copy_once(source: Path, target: Path, ignore: Any = None) -> None:
+    """``source`` copied to ``target`` unless it is there: through a staging folder beside it, renamed
+    into place, so nobody sees half a copy (another task's copy, renamed first, wins)."""
+    if target.is_dir():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent))
+    shutil.copytree(source, staging / "copy", ignore=ignore)
+    try:
+        (staging / "copy").rename(target)
+    except OSError:  # another task copied it first
+        pass
+    shutil.rmtree(staging, ignore_errors=True)
+
+
 class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
     """The environment's image in a pod of ``namespace``; paths on the shared volume."""
 
@@ -119,27 +134,11 @@ class KubernetesScriptOperator(MlwScriptOperator, KubernetesPodOperator):
         import airflow_mlw
 
         target = self.shared_path / ".mlw-runtime" / runtime_path().name
-        if not (target / "airflow_mlw").is_dir():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=target.parent))
-            shutil.copytree(
-                Path(airflow_mlw.__file__).parent,
-                staging / "airflow_mlw",
-                ignore=shutil.ignore_patterns("__pycache__"),
-            )
-            try:
-                staging.rename(target)
-            except OSError:  # another task copied it first
-                shutil.rmtree(staging, ignore_errors=True)
-        dist_info = target / dist_info_name()
-        if not dist_info.is_dir():  # the MLflow plugins' entry points (a volume copied before had none)
-            staging = Path(tempfile.mkdtemp(dir=target))
-            shutil.copytree(runtime_path() / dist_info_name(), staging / "dist-info")
-            try:
-                (staging / "dist-info").rename(dist_info)
-            except OSError:
-                pass
-            shutil.rmtree(staging, ignore_errors=True)
+        copy_once(
+            Path(airflow_mlw.__file__).parent, target / "airflow_mlw", shutil.ignore_patterns("__pycache__")
+        )
+        # The MLflow plugins' entry points (a volume copied before they existed has none).
+        copy_once(runtime_path() / dist_info_name(), target / dist_info_name())
         return target
 
     def prepare_pod(
