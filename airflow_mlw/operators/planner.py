@@ -2,12 +2,13 @@
 
 Hits (``execution.planning``) reach a terminal state without a worker slot: the planner pushes, in
 its own XCom, the result each would have pushed (``results``: their outputs, which consumers read
-through ``planning.step_result`` as from a step that ran), then skips them through Airflow's own skip
-of downstream tasks. Their "ML run" links are computed by the api-server (``operators.links``): shown
-because the registry has their runs (the run page says *reused*, with its origin), which tells a
-reused step from a genuinely skipped one in Airflow's UI. Each XCom is a request to Airflow's API
-(~25 ms on a SQLite metadata DB, a commit each), so the whole plan travels in one. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so they
-still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
+through ``execution.inputs.step_result`` as from a step that ran), then skips them through Airflow's
+own skip of downstream tasks. Their "ML run" links are computed by the api-server
+(``operators.links``): shown because the registry has their runs (the run page says *reused*, with
+its origin), which tells a reused step from a genuinely skipped one in Airflow's UI. Each XCom is a
+request to Airflow's API (~25 ms on a SQLite metadata DB, a commit each), so the whole plan travels
+in one. Consumers of skipped steps have trigger rule ``none_failed`` (set by the DAG builder), so
+they still run. Whatever goes wrong while planning is logged and leaves every step to decide when it runs;
 a planner task that dies outright does the same (root steps have trigger rule ``all_done``).
 """
 
