@@ -76,8 +76,8 @@ def script_operator(
         "source_directory": source_directory,
         "script": script,
         "arguments": arguments,
-        "environment_name": environment.name,
-        "environment_spec": environment.spec(),
+        "environment_name": environment.name if environment else "default",
+        "environment_spec": environment.spec() if environment else None,
         "compute_target": compute_target,
         "workspace": workspace,
         **step,
@@ -148,7 +148,7 @@ def step_operator(
 
     :param producer_id: step -> the task id its consumers pull from (with a TaskGroup's prefix)
     """
-    from airflow_mlw.environments.spec import Environment
+    from airflow_mlw.operators.script import in_docker
 
     script, arguments = step.command()
     source = step.source_directory or pipeline.default_source_directory
@@ -156,7 +156,7 @@ def step_operator(
         raise MlwError(
             f"step {step.name!r} has no source_directory and the pipeline no default_source_directory"
         )
-    environment = step.environment or Environment("default")
+    environment = step.environment  # None: the default environment (the operators' default spec)
     target = step.compute_target
     if isinstance(target, loaded_class("airflow_mlw.compute", "ComputeTarget")):
         kind, config, target_name = target.kind, target.config, target.name
@@ -164,9 +164,7 @@ def step_operator(
         # A target named by string is resolved (and checked) when the step runs: no I/O at parse.
         target_name = target or "local"
         kind, config = (
-            ("local", {})
-            if target_name == "local"
-            else ("docker" if environment.docker.enabled else "local", {})
+            ("local", {}) if target_name == "local" else ("docker" if in_docker(environment) else "local", {})
         )
     # A step with an operator of its own (HyperDriveStep) adds that operator's arguments.
     extra = step.operator_arguments() if hasattr(step, "operator_arguments") else {}
@@ -225,7 +223,9 @@ def parallel_step_tasks(task_id: str, node_count: int, step: dict[str, Any]) -> 
 
 
 def _parallel_class(compute_kind: str, environment: Any) -> str:
-    kind = "docker" if compute_kind in ("local", "cluster") and environment.docker.enabled else compute_kind
+    from airflow_mlw.operators.script import in_docker
+
+    kind = "docker" if compute_kind in ("local", "cluster") and in_docker(environment) else compute_kind
     if kind in ("docker", "attached"):
         return "airflow_mlw.operators.docker.ParallelDockerOperator"
     if kind in ("local", "cluster"):

@@ -1,15 +1,12 @@
-"""Extra links from a script step's task to its pages in the "ML Workspace" UI.
+"""Extra links from a step's task to its pages in the "ML Workspace" UI, given by the plugin.
 
-Airflow 3 computes a task's links once, in the worker when the task ends, and keeps them in XCom.
-The links name the task instance, not a registry run: ``/mlw/ui/task-run`` finds the run, so building
-a link reads nothing (no registry, no XCom) and works for failed and reused steps alike. They open
-Airflow's UI at the plugin's nav entry (``/plugin/<route>/<page>``), which shows the page in its frame.
-
-A step the planning task reused never runs, so no worker pushes its links; and pushing them for it
-costs a request to Airflow's API per step. So the plugin also gives the script operators the same
-links computed by the api-server (:func:`api_server_links`; a plugin's link wins over the XCom one):
-shown when the registry has a run of the task instance — a reused step has one, a genuinely skipped
-step has none, so the UI tells them apart.
+The api-server computes them (the plugin's ``operator_extra_links``), so the operators declare none:
+a worker pushes no link XComs when a task ends (three requests to Airflow's API per task), DAG
+files import no link classes, and a step the planning task reused — it never runs on a worker —
+has its links too. A link is shown when the registry has a run of the task instance: a reused step
+has one, a genuinely skipped step has none, so the UI tells them apart. The links name the task
+instance, not a registry run: ``/mlw/ui/task-run`` finds the run. They open Airflow's UI at the
+plugin's nav entry (``/plugin/<route>/<page>``), which shows the page in its frame.
 """
 
 from __future__ import annotations
@@ -18,30 +15,33 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 
-from airflow_mlw.urls import NAV_ROUTE, URL_PREFIX, api_base_url, task_run_url, ui_path
+from airflow_mlw.urls import task_run_url
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
-#: The links, and the paths they are built from (re-exported; airflow_mlw.urls decides them).
-__all__ = [
-    "NAV_ROUTE",
-    "URL_PREFIX",
-    "MlwDatasetsLink",
-    "MlwOutputsLink",
-    "MlwRunLink",
-    "api_base_url",
-    "api_server_links",
-    "task_run_url",
-    "ui_path",
-]
+#: Operators with a registry run per task instance, besides the script operator of each compute
+#: kind (``operators.script.SCRIPT_OPERATORS``). Airflow gives a plugin's link to an operator whose
+#: class name and module match exactly, so subclasses are named too.
+OTHER_LINKED_OPERATORS = (
+    "airflow_mlw.operators.hyperdrive.HyperDriveStepOperator",
+    "airflow_mlw.operators.parallel.ParallelLocalOperator",
+    "airflow_mlw.operators.docker.ParallelDockerOperator",
+)
 
 
 class _TaskRunLink(BaseOperatorLink):
+    """The task instance's run page (at ``anchor``), when the registry holds a run of it."""
+
     anchor: ClassVar[str] = ""
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        try:
+            if not _has_run(ti_key):
+                return ""  # never ran and was not reused (skipped, upstream failed): no page to open
+        except Exception:  # a registry the api-server cannot read: the page will say why
+            pass
         return task_run_url(ti_key, self.anchor)
 
 
@@ -63,18 +63,6 @@ class MlwDatasetsLink(_TaskRunLink):
 
     name = "ML dataset versions"
     anchor = "datasets"
-
-
-class _RegistryRunLink(_TaskRunLink):
-    """A link the api-server computes: the page, when the registry holds a run of the task instance."""
-
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        try:
-            if not _has_run(ti_key):
-                return ""  # never ran and was not reused (skipped, upstream failed): no page to open
-        except Exception:  # a registry the api-server cannot read: the page will say why
-            pass
-        return super().get_link(operator, ti_key=ti_key)
 
 
 def _has_run(ti_key: TaskInstanceKey) -> bool:
@@ -106,20 +94,18 @@ def _named_class(path: str) -> type:
     return type(name, (), {"__module__": module})
 
 
-def api_server_links() -> list[Any]:
-    """The script operators' links as the plugin gives them (``AirflowPlugin.operator_extra_links``)."""
+def linked_operator_paths() -> list[str]:
+    """``package.module.Class`` of every operator the links are given to."""
     from airflow_mlw.operators.script import SCRIPT_OPERATORS
 
-    paths = sorted({entry["class"] for entry in SCRIPT_OPERATORS.values()})
-    operators = [
-        _named_class(path) for path in [*paths, "airflow_mlw.operators.hyperdrive.HyperDriveStepOperator"]
-    ]
+    return sorted({entry["class"] for entry in SCRIPT_OPERATORS.values()} | set(OTHER_LINKED_OPERATORS))
+
+
+def api_server_links() -> list[Any]:
+    """The links as the plugin gives them (``AirflowPlugin.operator_extra_links``)."""
+    operators = [_named_class(path) for path in linked_operator_paths()]
     links = []
     for link in (MlwRunLink, MlwOutputsLink, MlwDatasetsLink):
-        computed = type(
-            f"{link.__name__}FromRegistry", (_RegistryRunLink,), {"name": link.name, "anchor": link.anchor}
-        )
-        computed.operators = operators  # type: ignore[attr-defined]
-        computed.__module__ = __name__
-        links.append(computed())
+        linked = type(link.__name__, (link,), {"operators": operators, "__module__": __name__})
+        links.append(linked())
     return links

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_mlw.execution.inputs import PLANNER_TASK_ID
+from airflow_mlw.operators.lean import LeanOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,7 +39,7 @@ def plannable(task: Any) -> bool:
     )
 
 
-class PipelinePlanOperator(BaseOperator):
+class PipelinePlanOperator(LeanOperator):
     """Decide which steps of this pipeline DAG run are reuse hits, hand their outputs over, skip them.
 
     :param workspace: the pipeline's workspace (default: ``Workspace.from_config()`` at run time)

@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_mlw.exceptions import ComputeTargetException, MlwError
 from airflow_mlw.execution.inputs import Materialized, Placement, StepInput
-from airflow_mlw.operators.links import MlwDatasetsLink, MlwOutputsLink, MlwRunLink
+from airflow_mlw.operators.lean import LeanOperator
 
 # Run-time modules (process, records, reuse, registry, datastores) are imported where used: DAG
 # files import this module every time they are parsed.
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from airflow_mlw.workspace import Workspace
 
 
-class MlwScriptOperator(BaseOperator):
+class MlwScriptOperator(LeanOperator):
     """Run ``python <script> <arguments>`` from a snapshot of ``source_directory`` in an environment.
 
     As a pipeline step it also materialises ``inputs`` (registered datasets, upstream outputs,
@@ -56,7 +54,6 @@ class MlwScriptOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("arguments", "step_params")
-    operator_extra_links = (MlwRunLink(), MlwOutputsLink(), MlwDatasetsLink())
     in_container = False
     #: A distributed job's processes (set per operator when not 1).
     process_count = 1
@@ -166,7 +163,10 @@ class MlwScriptOperator(BaseOperator):
             "target": self.compute_target,
             "nodeCount": 1,
             "processCount": self.process_count,
-            "environment": {"name": self.environment_name, "spec": self.environment_spec},
+            "environment": {
+                "name": self.environment_name,
+                "spec": self.environment_spec or self.mlw_environment.spec(),
+            },
         }
 
     # -- paths as the script sees them (host paths here; container paths in the Docker subclass) -----
@@ -184,7 +184,9 @@ class MlwScriptOperator(BaseOperator):
         return {item.name: item.materialize(ws, placement) for item in self._bound_inputs}
 
     def _command_arguments(self, inputs: dict[str, Materialized], staging: dict[str, Path]) -> list[str]:
-        from airflow_mlw.pipelines.data import MARK_RE
+        import re
+
+        from airflow_mlw.pipelines.data import MARK_PATTERN
 
         def replace(match: Any) -> str:
             kind, name = match.group(1), match.group(2)
@@ -196,7 +198,7 @@ class MlwScriptOperator(BaseOperator):
                 raise MlwError(f"argument names output {name!r}, which the step does not have")
             return self.visible_path("output", name, staging[name])
 
-        return [MARK_RE.sub(replace, argument) for argument in self.arguments]
+        return [re.sub(MARK_PATTERN, replace, argument) for argument in self.arguments]
 
     #: Compute kinds this operator runs on (a named target of another kind is refused at run time).
     runs_on: tuple[str, ...] = ("local", "cluster", "docker", "attached")
@@ -469,10 +471,11 @@ SCRIPT_OPERATORS: dict[str, dict[str, str]] = {
 SCRIPT_OPERATORS["attached"] = SCRIPT_OPERATORS["docker"]
 
 
-def script_operator_class(compute_kind: str, environment: Environment) -> type[MlwScriptOperator]:
+def script_operator_class(compute_kind: str, environment: Environment | None) -> type[MlwScriptOperator]:
     """The operator of a compute kind: Docker for docker/attached (and local or cluster targets with
-    a Docker environment), a subprocess for local and cluster, a pod for Kubernetes."""
-    kind = "docker" if compute_kind in ("local", "cluster") and environment.docker.enabled else compute_kind
+    a Docker environment), a subprocess for local and cluster, a pod for Kubernetes (``environment``
+    ``None``: the default environment)."""
+    kind = "docker" if compute_kind in ("local", "cluster") and in_docker(environment) else compute_kind
     entry = SCRIPT_OPERATORS.get(kind)
     if entry is None:
         raise ComputeTargetException(f"unknown compute kind {compute_kind!r}")
@@ -481,6 +484,11 @@ def script_operator_class(compute_kind: str, environment: Environment) -> type[M
         return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
     except ImportError:
         raise ComputeTargetException(entry["err"]) from None
+
+
+def in_docker(environment: Environment | None) -> bool:
+    """Whether steps of ``environment`` run in a container (``None``: the default, which does not)."""
+    return environment is not None and bool(environment.docker.enabled)
 
 
 def first_line(error: BaseException) -> str:

@@ -4,20 +4,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from airflow_mlw._lazy import loaded_class
 from airflow_mlw.exceptions import MlwError
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INPUT_MARK = "@mlw:input:{}@"
 OUTPUT_MARK = "@mlw:output:{}@"
-MARK_RE = re.compile(r"@mlw:(input|output):([A-Za-z0-9_]+)@")
+#: An input's or output's place in an argument (a pattern: ``re`` compiles it when a step runs, not
+#: when a DAG file is parsed).
+MARK_PATTERN = r"@mlw:(input|output):([A-Za-z0-9_]+)@"
 
 
 def check_name(name: str, what: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    # An ASCII identifier is exactly [A-Za-z_][A-Za-z0-9_]* (and needs no regex at parse time).
+    if not isinstance(name, str) or not (name.isascii() and name.isidentifier()):
         raise MlwError(
             f"invalid {what} name {name!r}: letters, digits and underscores, not starting with a digit"
         )

@@ -22,7 +22,7 @@ from airflow_mlw.pipelines.steps import PipelineStep
 
 DRIVER = "-m airflow_mlw.parallel_driver"
 OUTPUT_ACTIONS = ("append_row", "summary_only")
-SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B)?\s*$", re.IGNORECASE)
+SIZE_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B)?\s*$"
 UNITS = {None: 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
@@ -124,7 +124,7 @@ def mini_batch(size: Any, kind: str, partition_keys: list[str] | None) -> dict[s
         return {"files": int(text)}
     if size is None:
         return {"bytes": UNITS["MB"]}
-    match = SIZE_RE.match(str(size))
+    match = re.match(SIZE_PATTERN, str(size), re.IGNORECASE)
     if not match or (match.group(2) is None and not isinstance(size, int)):
         raise MlwError(
             f"mini_batch_size {size!r}: a Tabular dataset is split by size, such as '1MB' or '100KB'"

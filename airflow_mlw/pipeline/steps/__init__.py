@@ -1,9 +1,7 @@
-"""Azure-style façade (``azureml.pipeline.steps`` -> ``airflow_mlw.pipeline.steps``); re-exports only."""
+"""Azure-style façade (``azureml.pipeline.steps`` -> ``airflow_mlw.pipeline.steps``); re-exports only,
+lazily: a DAG file pays for the modules of the steps it uses."""
 
 from airflow_mlw._lazy import lazy_exports
-from airflow_mlw.pipelines.hyperdrive_step import HyperDriveStep
-from airflow_mlw.pipelines.parallel import ParallelRunConfig, ParallelRunStep
-from airflow_mlw.pipelines.steps import CommandStep, EstimatorStep, PythonScriptStep
 
 __all__ = [
     "CommandStep",
@@ -16,5 +14,15 @@ __all__ = [
 ]
 
 
-# A run handle imports the registry: only when asked for, not by DAG files.
-__getattr__, __dir__ = lazy_exports(__name__, {"HyperDriveStepRun": "airflow_mlw.hyperdrive.run"})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "CommandStep": "airflow_mlw.pipelines.steps",
+        "EstimatorStep": "airflow_mlw.pipelines.steps",
+        "HyperDriveStep": "airflow_mlw.pipelines.hyperdrive_step",
+        "HyperDriveStepRun": "airflow_mlw.hyperdrive.run",
+        "ParallelRunConfig": "airflow_mlw.pipelines.parallel",
+        "ParallelRunStep": "airflow_mlw.pipelines.parallel",
+        "PythonScriptStep": "airflow_mlw.pipelines.steps",
+    },
+)
