@@ -13,6 +13,7 @@ from airflow_mlw.core import Model, Webservice
 from airflow_mlw.core.model import InferenceConfig
 from tests.airflow_harness import run_dag, task_states, xcom_of
 from tests.models.conftest import scoring_source
+from tests.pipelines.test_reuse import build, scripts  # noqa: F401
 from tests.runs.test_script_runs import load_example
 
 
@@ -94,3 +95,37 @@ def test_the_example_dag_trains_registers_and_deploys_a_scikit_learn_model(
     second = run_dag(example.build_dag(workspace))
     assert xcom_of(second, "register")["version"] == 1
     assert xcom_of(second, "deploy_if_better")["reason"] == "it already serves diabetes-model:1"
+
+
+def test_a_model_is_registered_from_a_step_the_planning_task_reused(
+    workspace: Any,
+    scripts: Path,  # noqa: F811
+) -> None:
+    """The second run's planning task reuses the training step (it never runs on a worker): the
+    registration after it reads the step's result from the plan and registers the reused run's model."""
+    from airflow_mlw.operators.model import RegisterModelOperator
+
+    def dag() -> Any:
+        dag = build(workspace, scripts).to_dag("mlw_register_after_reuse")
+        with dag:
+            register = RegisterModelOperator(
+                task_id="register",
+                model_name="reused-model",
+                step_task_id="train",
+                model_path="model.txt",
+                trigger_rule="none_failed",  # as the README says for tasks added after to_dag
+                workspace=workspace,
+            )
+        dag.get_task("train") >> register
+        return dag
+
+    first, second = run_dag(dag()), run_dag(dag())
+    assert task_states(first) == {"prep": "success", "train": "success", "register": "success"}
+    assert task_states(second) == {"prep": "skipped", "train": "skipped", "register": "success"}
+    assert xcom_of(second, "mlw_plan")["reused"] == ["prep", "train"]
+    made, again = xcom_of(first, "register"), xcom_of(second, "register")
+    assert again["run_id"] == made["run_id"], "the model of a reused step is that of the run it reused"
+    assert (again["version"], again["fingerprint"]) == (made["version"], made["fingerprint"])
+    model = Model(workspace, "reused-model")
+    assert model.run.get_metrics() == {"alpha": 0.1}
+    assert Path(model.download(str(Path(workspace.settings.home) / "got"))).read_text() == "x0.1"
