@@ -65,6 +65,12 @@ class MlwDatasetsLink(_TaskRunLink):
     anchor = "datasets"
 
 
+#: Task instances known to have a run (a recorded run stays): a task's three links read the registry
+#: once. Oldest first, at most ``_KNOWN_RUNS_KEPT``.
+_KNOWN_RUNS: dict[tuple[str, ...], None] = {}
+_KNOWN_RUNS_KEPT = 10_000
+
+
 def _has_run(ti_key: TaskInstanceKey) -> bool:
     from sqlalchemy import select
 
@@ -72,6 +78,9 @@ def _has_run(ti_key: TaskInstanceKey) -> bool:
     from airflow_mlw.workspace import Workspace
 
     ws = Workspace.from_config()
+    known = (ws.settings.registry_url, ws.name, ti_key.dag_id, ti_key.run_id, ti_key.task_id)
+    if known in _KNOWN_RUNS:
+        return True
     with ws.store.session() as session:
         found = session.scalar(
             select(RunRow.id)
@@ -83,7 +92,12 @@ def _has_run(ti_key: TaskInstanceKey) -> bool:
             )
             .limit(1)
         )
-    return found is not None
+    if found is None:
+        return False  # not cached: the step may still run
+    _KNOWN_RUNS[known] = None
+    if len(_KNOWN_RUNS) > _KNOWN_RUNS_KEPT:
+        del _KNOWN_RUNS[next(iter(_KNOWN_RUNS))]
+    return True
 
 
 def _named_class(path: str) -> type:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 LINK_NAMES = {"ML run", "ML outputs", "ML dataset versions"}
 
@@ -51,3 +54,31 @@ def test_a_deserialized_step_has_the_links_of_the_plugin(tmp_path: Path) -> None
         LocalScriptOperator(task_id="step", source_directory=str(tmp_path), script="train.py")
     task = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("step")
     assert {link.name for link in task.operator_extra_links} == LINK_NAMES
+
+
+def test_a_tasks_three_links_read_the_registry_once_and_a_missing_run_is_asked_again(
+    workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from airflow_mlw.execution import records
+    from airflow_mlw.operators.links import api_server_links
+    from tests.registry.scale import issued_selects
+
+    # The api-server's workspace is the configured one: this test's.
+    monkeypatch.setenv("AIRFLOW__MLW__REGISTRY_URL", workspace.settings.registry_url)
+    monkeypatch.setenv("AIRFLOW__MLW__WORKSPACE_NAME", workspace.name)
+    ti_key = SimpleNamespace(dag_id="links_dag", run_id="manual__1", task_id="train")
+    links = api_server_links()
+    with issued_selects(workspace.store.engine) as before_the_run:
+        assert [link.get_link(None, ti_key=ti_key) for link in links] == ["", "", ""]
+    run_selects = [s for s, _ in before_the_run if "mlw_runs" in s]
+    assert len(run_selects) == 3, "a task without a run is asked about each time: it may still run"
+
+    fields = {"kind": "step", "name": "train", "experiment_name": "e", "dag_id": "links_dag"}
+    records.create_run(workspace, **fields, dag_run_id="manual__1", task_id="train")
+    with issued_selects(workspace.store.engine) as after_the_run:
+        shown = [link.get_link(None, ti_key=ti_key) for link in links]
+        shown_again = [link.get_link(None, ti_key=ti_key) for link in links]
+    assert shown == shown_again and all("task-run?" in link for link in shown), shown
+    assert len([s for s, _ in after_the_run if "mlw_runs" in s]) == 1
