@@ -10,6 +10,7 @@ to the file it names and collected by the operator when the script ends. Outside
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import sys
@@ -139,12 +140,17 @@ class RunLogging:
     """Azure's logging and tagging methods, shared by every run object: each call is one record
     ``(kind, name, value)`` handed to :meth:`_write` (a file in scripts, the registry elsewhere)."""
 
-    def _write(self, kind: str, name: str, value: Any) -> None:
+    def _write(self, kind: str, name: str, value: Any, step: int | None = None) -> None:
         raise NotImplementedError
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
-        """A scalar metric (logged again: a series)."""
-        self._write("scalar", name, value)
+        """A scalar metric (logged again: a series); ``step``: where in the series (charts' x axis)."""
+        if step is not None:
+            try:
+                step = operator.index(step)  # an int, numpy's too
+            except TypeError:
+                raise RunError(f"log({name!r}): step must be an integer, not {step!r}") from None
+        self._write("scalar", name, value, step)
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
         self._write("list", name, list(value))
@@ -298,7 +304,7 @@ class Run(RunLogging):
         with open(path, encoding="utf-8") as handle:
             return cls(json.load(handle))
 
-    def _write(self, kind: str, name: str, value: Any) -> None:
+    def _write(self, kind: str, name: str, value: Any, step: int | None = None) -> None:
         # What this script set, so get_tags/get_properties answer and properties stay immutable.
         if kind == "tag":
             self._tags[name] = value
@@ -307,6 +313,8 @@ class Run(RunLogging):
         elif kind == "property":
             self._properties[name] = value
         record: dict[str, Any] = {"kind": kind, "name": name, "value": value, "time": time.time()}
+        if step is not None:
+            record["step"] = step
         if self.parent is not None:
             record["run"] = self.id
         root = self._root()
@@ -395,7 +403,7 @@ class OfflineRun(Run):
     def __init__(self) -> None:
         super().__init__({"run_id": "OfflineRun"})
 
-    def _write(self, kind: str, name: str, value: Any) -> None:
+    def _write(self, kind: str, name: str, value: Any, step: int | None = None) -> None:
         print(f"Attempted to log {kind} metric {name}:\n{value}", file=sys.stdout)
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:

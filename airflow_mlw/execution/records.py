@@ -239,7 +239,9 @@ def apply_script_records(workspace: Any, run_id: str, logged: list[dict[str, Any
             if row is None:
                 continue  # a record of a child this script never announced
             if kind in METRIC_KINDS:
-                session.add(MetricRow(run_id=row.id, name=name, kind=kind, value=value))
+                session.add(
+                    MetricRow(run_id=row.id, name=name, kind=kind, value=value, step=record.get("step"))
+                )
             elif kind == "tag":
                 row.tags = {**(row.tags or {}), name: value}
             elif kind == "untag":

@@ -241,6 +241,8 @@ class MetricRow(Base):
     name: Mapped[str] = mapped_column(String(NAME))
     kind: Mapped[str] = mapped_column(String(16), default="scalar")
     value: Mapped[Any] = mapped_column(JSON)
+    #: The step a scalar was logged at (``run.log(..., step=)``), ``None``: its position in the series.
+    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

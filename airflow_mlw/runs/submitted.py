@@ -73,13 +73,12 @@ class SubmittedRun(RunLogging):
 
     # -- logging into a run that is not over -----------------------------------------------------------
 
-    def _write(self, kind: str, name: str, value: Any) -> None:
+    def _write(self, kind: str, name: str, value: Any, step: int | None = None) -> None:
         status = self.get_status()
         if kind in records.METRIC_KINDS and status in records.TERMINAL:
             raise RunError(f"run {self.id} is {status}: a finished run takes no more metrics")
-        records.apply_script_records(
-            self.workspace, self.id, [{"kind": kind, "name": name, "value": jsonable(value)}]
-        )
+        record = {"kind": kind, "name": name, "value": jsonable(value), "step": step}
+        records.apply_script_records(self.workspace, self.id, [record])
 
     def upload_file(self, name: str, path_or_stream: Any) -> None:
         """Keep a file with the run on the default datastore (``get_file_names()`` lists it)."""

@@ -50,3 +50,42 @@ def test_mlw_db_upgrade_reports_the_revision(registry_url: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert f'"revision": "{head_revision()}"' in run.stdout
+
+
+def test_a_registry_with_metrics_upgrades_to_metric_steps(registry_url: str) -> None:
+    """A registry made before metrics had steps (revision 0003) keeps its metrics, without a step."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from airflow_mlw.registry.store import _alembic_config
+
+    engine = create_engine(registry_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0003")
+        connection.execute(
+            text(
+                "INSERT INTO mlw_workspaces (name, default_datastore, tags, created_at)"
+                " VALUES ('w', 'workspaceblobstore', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        workspace_id = connection.execute(text("SELECT id FROM mlw_workspaces")).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO mlw_runs (id, workspace_id, kind, status, created_at, outputs, tags, properties)"
+                " VALUES ('r1', :ws, 'script', 'Finished', CURRENT_TIMESTAMP, '{}', '{}', '{}')"
+            ),
+            {"ws": workspace_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO mlw_metrics (run_id, name, kind, value, created_at)"
+                " VALUES ('r1', 'loss', 'scalar', '0.5', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    store = RegistryStore(registry_url)
+    assert store.upgrade() == head_revision()
+    with store.engine.connect() as connection:
+        found = connection.execute(text("SELECT name, step FROM mlw_metrics")).all()
+    store.dispose()
+    assert [tuple(row) for row in found] == [("loss", None)]

@@ -96,7 +96,7 @@ def test_notebook_run_is_a_run_of_the_experiment(
     with mlflow.start_run(run_name="first") as active:
         mlflow.log_metric("observations", 10000)
         mlflow.log_metric("loss", 0.5, step=0)
-        mlflow.log_metric("loss", 0.25, step=1)
+        mlflow.log_metric("loss", 0.25, step=5)
         mlflow.log_param("alpha", 0.1)
         mlflow.set_tag("team", "data")
         mlflow.log_artifact("notes.txt", "docs")
@@ -118,7 +118,7 @@ def test_notebook_run_is_a_run_of_the_experiment(
     assert back.data.params == {"alpha": "0.1"}
     assert back.data.metrics == {"observations": 10000.0, "loss": 0.25}
     history = mlflow.MlflowClient().get_metric_history(run.id, "loss")
-    assert [(m.value, m.step) for m in history] == [(0.5, 0), (0.25, 1)]
+    assert [(m.value, m.step) for m in history] == [(0.5, 0), (0.25, 5)], "the steps logged"
     found = mlflow.search_runs(experiment_names=["notebook-mlflow"], filter_string="params.alpha = '0.1'")
     assert list(found["run_id"]) == [run.id]
     assert mlflow.search_runs(experiment_names=["notebook-mlflow"], filter_string="metrics.loss > 1").empty

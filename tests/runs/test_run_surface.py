@@ -287,3 +287,52 @@ def test_archived_experiments_leave_the_active_list(workspace: Any) -> None:
     assert [e.name for e in Experiment.list(workspace)] == ["gone", "kept"]
     with pytest.raises(MlwError, match="view_type must be one of"):
         Experiment.list(workspace, view_type="Everything")
+
+
+def metric_rows(workspace: Any, run_id: str) -> list[Any]:
+    from sqlalchemy import select
+
+    from airflow_mlw.registry.rows import MetricRow
+
+    with workspace.store.session() as session:
+        rows = session.scalars(select(MetricRow).where(MetricRow.run_id == run_id).order_by(MetricRow.id))
+        return [(row.name, row.value, row.step) for row in rows]
+
+
+def test_a_metric_keeps_the_step_it_was_logged_at(workspace: Any, tmp_path: Path) -> None:
+    import numpy as np
+
+    from airflow_mlw.plugins.ui.metric_charts import run_charts
+    from airflow_mlw.registry.rows import MetricRow
+
+    run = Experiment(workspace, "steps").start_logging()
+    for step, loss in ((0, 0.9), (10, 0.5), (np.int64(20), 0.25)):
+        run.log("loss", loss, step=step)
+    run.log("lr", 0.1)
+    run.log("lr", 0.01)
+    with pytest.raises(RunError, match=r"log\('loss'\): step must be an integer, not 'late'"):
+        run.log("loss", 0.1, step="late")
+    run.complete()
+    assert run.get_metrics() == {"loss": [0.9, 0.5, 0.25], "lr": [0.1, 0.01]}, "values as Azure returns them"
+    assert metric_rows(workspace, run.id) == [
+        ("loss", 0.9, 0),
+        ("loss", 0.5, 10),
+        ("loss", 0.25, 20),
+        ("lr", 0.1, None),
+        ("lr", 0.01, None),
+    ]
+    rows = [MetricRow(name=n, kind="scalar", value=v, step=s) for n, v, s in metric_rows(workspace, run.id)]
+    charts = {chart.title: chart.data for chart in run_charts(rows).charts}
+    assert [(r["x"], r["y"]) for r in charts["loss"]["rows"]] == [(0, 0.9), (10, 0.5), (20, 0.25)]
+    assert charts["loss"]["x_title"] == "step"
+    assert [r["x"] for r in charts["lr"]["rows"]] == [1, 2], "no steps: drawn by position"
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "epochs.py").write_text(
+        "from airflow_mlw.core import Run\nrun = Run.get_context()\n"
+        "for epoch in (1, 2, 4):\n    run.log('acc', epoch / 10, step=epoch)\n"
+    )
+    scripted = Experiment(workspace, "steps").submit(ScriptRunConfig(str(tmp_path / "src"), "epochs.py"))
+    scripted.wait_for_completion()
+    assert scripted.get_metrics() == {"acc": [0.1, 0.2, 0.4]}
+    assert [step for _, _, step in metric_rows(workspace, scripted.id)] == [1, 2, 4]

@@ -140,7 +140,8 @@ class RegistrySide:
         return [self.entity(row, metrics.get(row.id, {})) for row in rows]
 
     def metrics(self, run_ids: list[str]) -> dict[str, dict[str, list[Metric]]]:
-        """run id -> metric name -> its scalar values as MLflow metrics (step = position)."""
+        """run id -> metric name -> its scalar values as MLflow metrics (the step logged, else the
+        position in the series)."""
         from sqlalchemy import select
 
         from airflow_mlw.registry.rows import MetricRow
@@ -150,15 +151,18 @@ class RegistrySide:
             return found
         with self.workspace.store.session() as session:
             rows = session.execute(
-                select(MetricRow.run_id, MetricRow.name, MetricRow.value, MetricRow.created_at)
+                select(
+                    MetricRow.run_id, MetricRow.name, MetricRow.value, MetricRow.step, MetricRow.created_at
+                )
                 .where(MetricRow.run_id.in_(run_ids), MetricRow.kind == "scalar")
                 .order_by(MetricRow.id)
             ).all()
-        for run_id, name, value, created in rows:
+        for run_id, name, value, step, created in rows:
             number = metric_value(value)
             if number is not None:
                 series = found.setdefault(run_id, {}).setdefault(name, [])
-                series.append(Metric(name, number, millis(created) or 0, len(series), run_id=run_id))
+                at = len(series) if step is None else step
+                series.append(Metric(name, number, millis(created) or 0, at, run_id=run_id))
         return found
 
     def entity(self, row: Any, metrics: dict[str, list[Metric]]) -> Run:
@@ -207,7 +211,7 @@ class RegistrySide:
                 raise param_changed(run_id, param.key, str(known[key]), value)
             known[key] = value
             logged.append({"kind": "property", "name": key, "value": value})
-        logged += [{"kind": "scalar", "name": m.key, "value": m.value} for m in metrics]
+        logged += [{"kind": "scalar", "name": m.key, "value": m.value, "step": m.step} for m in metrics]
         logged += [{"kind": "tag", "name": t.key, "value": str(t.value)} for t in tags]
         if logged:
             records.apply_script_records(self.workspace, run_id, logged)

@@ -156,7 +156,7 @@ class ScriptSide:
             for metric in metrics:
                 series = state.metrics.setdefault(metric.key, [])
                 series.append(Metric(metric.key, metric.value, metric.timestamp, metric.step, run_id=run_id))
-                state.handle.log(metric.key, metric.value)
+                state.handle.log(metric.key, metric.value, step=metric.step)
             for tag in tags:
                 state.tags[tag.key] = str(tag.value)
                 state.handle.tag(tag.key, str(tag.value))
