@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from airflow_mlw.registry.store import head_revision
 from tests.airflow_stack import airflow_stack
 
 
@@ -44,7 +45,7 @@ def test_routes_need_an_airflow_token(tmp_path: Path) -> None:
         assert status == 201, status
         status, health = request(f"{base}/mlw/api/health", token=body["access_token"])
         assert status == 200
-        assert health["workspace"] == "default" and health["revision"] == "0003"
+        assert health["workspace"] == "default" and health["revision"] == head_revision()
         assert request(f"{base}/mlw/api/datasets", token=body["access_token"]) == (200, [])
 
 
