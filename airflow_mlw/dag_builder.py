@@ -148,7 +148,7 @@ def step_operator(
 
     :param producer_id: step -> the task id its consumers pull from (with a TaskGroup's prefix)
     """
-    from airflow_mlw.operators.script import in_docker
+    from airflow_mlw.operators.script import kind_for
 
     script, arguments = step.command()
     source = step.source_directory or pipeline.default_source_directory
@@ -163,9 +163,7 @@ def step_operator(
     else:
         # A target named by string is resolved (and checked) when the step runs: no I/O at parse.
         target_name = target or "local"
-        kind, config = (
-            ("local", {}) if target_name == "local" else ("docker" if in_docker(environment) else "local", {})
-        )
+        kind, config = ("local", {}) if target_name == "local" else (kind_for("local", environment), {})
     # A step with an operator of its own (HyperDriveStep) adds that operator's arguments.
     extra = step.operator_arguments() if hasattr(step, "operator_arguments") else {}
     arguments_of_step = {
@@ -223,9 +221,9 @@ def parallel_step_tasks(task_id: str, node_count: int, step: dict[str, Any]) -> 
 
 
 def _parallel_class(compute_kind: str, environment: Any) -> str:
-    from airflow_mlw.operators.script import in_docker
+    from airflow_mlw.operators.script import kind_for
 
-    kind = "docker" if compute_kind in ("local", "cluster") and in_docker(environment) else compute_kind
+    kind = kind_for(compute_kind, environment)
     if kind in ("docker", "attached"):
         return "airflow_mlw.operators.docker.ParallelDockerOperator"
     if kind in ("local", "cluster"):

@@ -475,7 +475,7 @@ def script_operator_class(compute_kind: str, environment: Environment | None) ->
     """The operator of a compute kind: Docker for docker/attached (and local or cluster targets with
     a Docker environment), a subprocess for local and cluster, a pod for Kubernetes (``environment``
     ``None``: the default environment)."""
-    kind = "docker" if compute_kind in ("local", "cluster") and in_docker(environment) else compute_kind
+    kind = kind_for(compute_kind, environment)
     entry = SCRIPT_OPERATORS.get(kind)
     if entry is None:
         raise ComputeTargetException(f"unknown compute kind {compute_kind!r}")
@@ -486,9 +486,11 @@ def script_operator_class(compute_kind: str, environment: Environment | None) ->
         raise ComputeTargetException(entry["err"]) from None
 
 
-def in_docker(environment: Environment | None) -> bool:
-    """Whether steps of ``environment`` run in a container (``None``: the default, which does not)."""
-    return environment is not None and bool(environment.docker.enabled)
+def kind_for(compute_kind: str, environment: Environment | None) -> str:
+    """The kind a step runs as: on local and cluster targets a Docker environment runs in Docker
+    (``environment`` ``None``: the default, which does not)."""
+    docker = environment is not None and environment.docker.enabled
+    return "docker" if compute_kind in ("local", "cluster") and docker else compute_kind
 
 
 def first_line(error: BaseException) -> str:

@@ -65,25 +65,21 @@ def chart_name(prefix: str, name: str) -> str:
 
 
 def run_charts(metrics: Iterable[Any]) -> RunCharts:
-    """The charts, tables and images of a run's metric rows (``name``, ``kind``, ``value``; in
+    """The charts, tables and images of a run's metric rows (``name``, ``kind``, ``value``, ``step``; in
     logging order). A name logged again with a non-scalar kind: its last value is drawn."""
     grouped: dict[tuple[str, str], list[Any]] = {}
-    steps: dict[tuple[str, str], list[int | None]] = {}
     for row in metrics:
-        grouped.setdefault((row.name, row.kind), []).append(row.value)
-        steps.setdefault((row.name, row.kind), []).append(getattr(row, "step", None))
+        grouped.setdefault((row.name, row.kind), []).append(row)
     found = RunCharts()
-    for (name, kind), values in grouped.items():
+    for (name, kind), rows in grouped.items():
         try:
-            draw_values(found, name, kind, values, steps[name, kind])
+            draw_values(found, name, kind, [row.value for row in rows], [row.step for row in rows])
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             found.problems.append((name, kind, f"not in Azure's {kind} schema ({type(exc).__name__}: {exc})"))
     return found
 
 
-def draw_values(
-    found: RunCharts, name: str, kind: str, values: list[Any], steps: list[int | None] | None = None
-) -> None:
+def draw_values(found: RunCharts, name: str, kind: str, values: list[Any], steps: list[int | None]) -> None:
     """``steps``: where each scalar was logged (``run.log(..., step=)``): the x axis when they differ
     (MLflow logs step 0 unless told: a series all at one step is drawn by position)."""
     last = values[-1]
@@ -91,7 +87,7 @@ def draw_values(
         points = [number(value) for value in values]
         if len(values) > 1 and any(p is not None for p in points):
             data = series_data(name, points)
-            if steps and len({step for step in steps if step is not None}) > 1:
+            if len({step for step in steps if step is not None}) > 1:
                 for row, step in zip(data["rows"], steps, strict=True):
                     row["x"] = row["x"] if step is None else step
                 data["x_title"] = "step"
